@@ -1,0 +1,22 @@
+// Lint rules for every TypeScript file in the repository; formatting is Prettier's job.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/', '**/dist/', '.stack/', 'dashboards/generated/'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // `(resolve) => server.close(resolve)` style callbacks read clearer without braces.
+      '@typescript-eslint/no-confusing-void-expression': 'off',
+      'no-restricted-imports': ['error', { patterns: ['../../*/src/*'] }],
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+);

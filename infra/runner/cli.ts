@@ -1,0 +1,158 @@
+/**
+ * The stack runner's command line:
+ *   npm run stack -- [up]                 install what is missing, start everything, print what runs where
+ *   npm run stack -- stop                 stop everything; no process is left behind
+ *   npm run stack -- status               health of each component with its address (exit 1 if any is down)
+ *   npm run stack -- logs <component> [-f]
+ *   npm run stack -- trace <trace-id>     a trace's span tree from Jaeger
+ *   npm run stack -- trace --service <name>   the service's recent traces
+ *   npm run stack -- install              install and build only
+ */
+import { spawn } from 'node:child_process';
+import { access } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ComponentName } from './components.ts';
+import { ensureInstalled } from './install.ts';
+import { StackError } from './log.ts';
+import { repoRoot, stateDir } from './paths.ts';
+import { LOOPBACK, ports } from './ports.ts';
+import { type ComponentStatus, logFile, stackStatus, startStack, stopStack } from './stack.ts';
+import { buildSpanTree, fetchTrace, findTraces, renderSpanTree } from './trace.ts';
+
+const componentNames: readonly ComponentName[] = [
+  'nats',
+  'prometheus',
+  'alertmanager',
+  'jaeger',
+  'collector',
+];
+
+function printStatus(statuses: ComponentStatus[]): void {
+  const width = Math.max(...statuses.map((s) => s.title.length));
+  for (const s of statuses) {
+    const state = s.healthy ? 'healthy' : s.pid ? 'UNHEALTHY' : 'stopped';
+    const links = s.links.map(([label, url]) => `${label} ${url}`).join('   ');
+    process.stdout.write(`  ${s.title.padEnd(width)}  ${state.padEnd(9)}  ${links}\n`);
+  }
+}
+
+function printNextSteps(): void {
+  const prometheus = `http://${LOOPBACK}:${ports.prometheus}`;
+  process.stdout.write(
+    [
+      '',
+      `State and logs: ${relative(process.cwd(), stateDir()) || '.'}/ (logs/<component>.log)`,
+      'Send OTLP to 127.0.0.1:4317 (gRPC) or http://127.0.0.1:4318 (HTTP). Then:',
+      `  curl -s '${prometheus}/api/v1/query?query=up'`,
+      '  npm run stack -- trace --service <service>     recent traces of a service',
+      '  npm run stack -- trace <trace-id>              one trace as a span tree',
+      '  npm run stack -- status | logs <component> | stop',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function traceCommand(positionals: string[], service: string | undefined): Promise<number> {
+  if (service) {
+    const traces = await findTraces(service);
+    if (traces.length === 0) {
+      process.stdout.write(`no traces of service ${service} in the last hour\n`);
+      return 1;
+    }
+    for (const t of traces) {
+      process.stdout.write(
+        `${t.traceId}  ${t.startedAt.toISOString()}  ${t.durationMs.toFixed(1).padStart(9)} ms  ${String(t.spans).padStart(3)} spans  ${t.root}\n`,
+      );
+    }
+    return 0;
+  }
+  const traceId = positionals[0];
+  if (!traceId) throw new StackError('usage: npm run stack -- trace <trace-id> | trace --service <name>');
+  const data = await fetchTrace(traceId);
+  if (!data) {
+    process.stdout.write(`trace ${traceId} is not in Jaeger (yet: spans arrive within a few seconds)\n`);
+    return 1;
+  }
+  process.stdout.write(`${renderSpanTree(traceId, buildSpanTree(data))}\n`);
+  return 0;
+}
+
+async function logsCommand(positionals: string[], follow: boolean): Promise<number> {
+  const name = positionals[0] as ComponentName | undefined;
+  if (!name || !componentNames.includes(name)) {
+    throw new StackError(`usage: npm run stack -- logs <${componentNames.join('|')}> [-f]`);
+  }
+  const file = logFile(name);
+  try {
+    await access(file);
+  } catch {
+    throw new StackError(`no log yet for ${name} (${file}): has the stack been started?`);
+  }
+  const child = spawn('tail', ['-n', '200', ...(follow ? ['-F'] : []), file], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 0)));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      follow: { type: 'boolean', short: 'f', default: false },
+      service: { type: 'string', short: 's' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command = 'up', ...rest] = positionals;
+  if (values.help || command === 'help') {
+    const { readFile } = await import('node:fs/promises');
+    const source = await readFile(new URL(import.meta.url), 'utf8');
+    process.stdout.write(
+      `${/\/\*\*([\s\S]*?)\*\//
+        .exec(source)?.[1]
+        ?.replace(/^ \* ?/gm, '')
+        .trim()}\n`,
+    );
+    return 0;
+  }
+  switch (command) {
+    case 'up':
+    case 'start': {
+      const statuses = await startStack();
+      process.stdout.write('\nThe stack is up:\n');
+      printStatus(statuses);
+      printNextSteps();
+      return 0;
+    }
+    case 'stop':
+      await stopStack();
+      return 0;
+    case 'status': {
+      const statuses = await stackStatus();
+      printStatus(statuses);
+      return statuses.every((s) => s.healthy) ? 0 : 1;
+    }
+    case 'logs':
+      return logsCommand(rest, values.follow);
+    case 'trace':
+      return traceCommand(rest, values.service);
+    case 'install':
+      await ensureInstalled();
+      return 0;
+    default:
+      throw new StackError(`unknown command ${JSON.stringify(command)}; run: npm run stack -- help`);
+  }
+}
+
+process.chdir(repoRoot);
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof StackError) process.stderr.write(`\nerror: ${error.message}\n`);
+    else
+      process.stderr.write(`\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

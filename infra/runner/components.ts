@@ -1,0 +1,185 @@
+/**
+ * What the local stack runs: one entry per component, with its ports, health check and
+ * command line. The start order is the order of `waves`.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Binaries } from './install.ts';
+import { repoRoot, statePaths } from './paths.ts';
+import { LOOPBACK, type PortName, portEnvironment, ports } from './ports.ts';
+import { renderFile } from './render.ts';
+import type { StackSettings } from './settings.ts';
+
+export type ComponentName = 'nats' | 'prometheus' | 'alertmanager' | 'jaeger' | 'collector';
+
+export interface Launch {
+  command: string;
+  args: string[];
+}
+
+export interface Component {
+  name: ComponentName;
+  title: string;
+  ports: readonly PortName[];
+  /** What to show a person: labelled addresses. */
+  links: readonly (readonly [label: string, url: string])[];
+  healthUrl: string;
+  /** Prometheus may replay a large WAL at start; the others are up in about a second. */
+  startTimeoutMs: number;
+  /** Renders configs, creates data directories and returns the command line. */
+  prepare(binaries: Binaries, environment: Record<string, string>): Promise<Launch>;
+}
+
+const http = (port: PortName, path = '') => `http://${LOOPBACK}:${ports[port]}${path}`;
+
+/** Environment shared by every component: the port table plus data locations and limits. */
+export function stackEnvironment(settings: StackSettings): Record<string, string> {
+  return {
+    ...portEnvironment(),
+    NATS_STORE_DIR: statePaths.data('nats'),
+    PROMETHEUS_RULES_DIR: join(repoRoot, 'infra/prometheus/rules'),
+    COLLECTOR_STORAGE_DIR: join(statePaths.data('collector'), 'queue'),
+    COLLECTOR_WAL_DIR: join(statePaths.data('collector'), 'wal'),
+    COLLECTOR_MEMORY_LIMIT_MIB: String(settings.collectorMemoryLimitMib),
+    COLLECTOR_MEMORY_SPIKE_MIB: String(Math.max(1, Math.floor(settings.collectorMemoryLimitMib / 4))),
+    JAEGER_BADGER_DIR: statePaths.data('jaeger'),
+  };
+}
+
+/** Collector config files for a profile: the shared receiving half, then the profile. */
+export function collectorConfigFiles(profile: string): string[] {
+  return [
+    join(repoRoot, 'collector/config/base.yaml'),
+    join(repoRoot, 'collector/config/profiles', `${profile}.yaml`),
+  ];
+}
+
+export function jaegerConfigFile(settings: StackSettings): string {
+  return join(repoRoot, 'jaeger', settings.jaegerStorage === 'badger' ? 'config-badger.yaml' : 'config.yaml');
+}
+
+export function defineComponents(settings: StackSettings): Component[] {
+  return [
+    {
+      name: 'nats',
+      title: 'NATS (JetStream)',
+      ports: ['natsClient', 'natsMonitor'],
+      links: [
+        ['client', `nats://${LOOPBACK}:${ports.natsClient}`],
+        ['monitor', http('natsMonitor')],
+      ],
+      healthUrl: http('natsMonitor', '/healthz'),
+      startTimeoutMs: 30_000,
+      async prepare(binaries, environment) {
+        await mkdir(statePaths.data('nats'), { recursive: true });
+        const config = await renderFile(
+          join(repoRoot, 'infra/nats/nats.conf'),
+          environment,
+          statePaths.config(),
+        );
+        return { command: binaries.natsServer, args: ['--config', config] };
+      },
+    },
+    {
+      name: 'prometheus',
+      title: 'Prometheus',
+      ports: ['prometheus'],
+      links: [['ui', http('prometheus')]],
+      healthUrl: http('prometheus', '/-/ready'),
+      startTimeoutMs: 180_000,
+      async prepare(binaries, environment) {
+        await mkdir(statePaths.data('prometheus'), { recursive: true });
+        const config = await renderFile(
+          join(repoRoot, 'infra/prometheus/prometheus.yml'),
+          environment,
+          statePaths.config(),
+        );
+        return {
+          command: binaries.prometheus,
+          args: [
+            `--config.file=${config}`,
+            `--storage.tsdb.path=${statePaths.data('prometheus')}`,
+            `--web.listen-address=${LOOPBACK}:${ports.prometheus}`,
+            '--web.enable-remote-write-receiver',
+            '--enable-feature=exemplar-storage',
+            '--web.enable-lifecycle',
+            '--storage.tsdb.retention.time=15d',
+          ],
+        };
+      },
+    },
+    {
+      name: 'alertmanager',
+      title: 'Alertmanager',
+      ports: ['alertmanager'],
+      links: [['ui', http('alertmanager')]],
+      healthUrl: http('alertmanager', '/-/ready'),
+      startTimeoutMs: 30_000,
+      async prepare(binaries, environment) {
+        await mkdir(statePaths.data('alertmanager'), { recursive: true });
+        const config = await renderFile(
+          join(repoRoot, 'infra/alertmanager/alertmanager.yml'),
+          environment,
+          statePaths.config(),
+        );
+        return {
+          command: binaries.alertmanager,
+          args: [
+            `--config.file=${config}`,
+            `--storage.path=${statePaths.data('alertmanager')}`,
+            `--web.listen-address=${LOOPBACK}:${ports.alertmanager}`,
+            `--web.external-url=${http('alertmanager')}`,
+            // A single instance: no gossip port to clash with anything.
+            '--cluster.listen-address=',
+          ],
+        };
+      },
+    },
+    {
+      name: 'jaeger',
+      title: 'Jaeger v2',
+      ports: [
+        'jaegerOtlpGrpc',
+        'jaegerOtlpHttp',
+        'jaegerQuery',
+        'jaegerQueryGrpc',
+        'jaegerHealth',
+        'jaegerMetrics',
+      ],
+      links: [
+        ['query API', http('jaegerQuery', '/api/v3/services')],
+        ['OTLP gRPC', `${LOOPBACK}:${ports.jaegerOtlpGrpc}`],
+      ],
+      healthUrl: http('jaegerHealth', '/status'),
+      startTimeoutMs: 30_000,
+      async prepare(binaries) {
+        await mkdir(statePaths.data('jaeger'), { recursive: true });
+        return { command: binaries.jaeger, args: ['--config', jaegerConfigFile(settings)] };
+      },
+    },
+    {
+      name: 'collector',
+      title: `OpenTelemetry Collector (profile ${settings.collectorProfile})`,
+      ports: ['collectorOtlpGrpc', 'collectorOtlpHttp', 'collectorHealth', 'collectorMetrics'],
+      links: [
+        ['OTLP gRPC', `${LOOPBACK}:${ports.collectorOtlpGrpc}`],
+        ['OTLP HTTP', http('collectorOtlpHttp')],
+        ['own metrics', http('collectorMetrics', '/metrics')],
+      ],
+      healthUrl: http('collectorHealth', '/'),
+      startTimeoutMs: 30_000,
+      async prepare(binaries, environment) {
+        await mkdir(environment.COLLECTOR_STORAGE_DIR as string, { recursive: true });
+        await mkdir(environment.COLLECTOR_WAL_DIR as string, { recursive: true });
+        const args = collectorConfigFiles(settings.collectorProfile).flatMap((file) => ['--config', file]);
+        return { command: binaries.otelcol, args };
+      },
+    },
+  ];
+}
+
+/** Start order: backends first, in parallel; the collector once its destinations are up. */
+export const waves: readonly (readonly ComponentName[])[] = [
+  ['nats', 'prometheus', 'alertmanager', 'jaeger'],
+  ['collector'],
+];

@@ -1,0 +1,42 @@
+/**
+ * The one table of loopback ports. Every config gets its ports from here: the collector and
+ * Jaeger through environment variables (`${env:…}` in their YAML), Prometheus and Alertmanager
+ * through placeholders that the runner renders (see render.ts).
+ */
+export const ports = {
+  natsClient: 4222,
+  natsMonitor: 8222,
+  collectorOtlpGrpc: 4317,
+  collectorOtlpHttp: 4318,
+  collectorHealth: 13133,
+  collectorMetrics: 8888,
+  jaegerOtlpGrpc: 14317,
+  jaegerOtlpHttp: 14318,
+  jaegerQuery: 16686,
+  jaegerQueryGrpc: 16685,
+  jaegerHealth: 13134,
+  jaegerMetrics: 8889,
+  prometheus: 9090,
+  alertmanager: 9093,
+  api: 8000,
+  worker: 8002,
+  signalGenerator: 8003,
+  triggerDispatcher: 8004,
+  grafana: 3000,
+} as const;
+
+export type PortName = keyof typeof ports;
+
+export const LOOPBACK = '127.0.0.1';
+
+/** `collectorOtlpGrpc` → `COLLECTOR_OTLP_GRPC_PORT`: the variable name the configs use. */
+export function portVariable(name: PortName): string {
+  return `${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_PORT`;
+}
+
+/** Every port as an environment variable, for configs that read `${env:…}` or `${…}`. */
+export function portEnvironment(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(ports).map(([name, port]) => [portVariable(name as PortName), String(port)]),
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * The runner's own settings, all from the environment and all read here. A wrong value stops
+ * the runner with the variable's name and the values it accepts.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StackError } from './log.ts';
+import { repoRoot } from './paths.ts';
+
+export const jaegerStorages = ['memory', 'badger'] as const;
+export type JaegerStorage = (typeof jaegerStorages)[number];
+
+export interface StackSettings {
+  /** COLLECTOR_PROFILE: which file of collector/config/profiles/ is the exporting half. */
+  collectorProfile: string;
+  /** JAEGER_STORAGE: where Jaeger keeps traces. */
+  jaegerStorage: JaegerStorage;
+  /** COLLECTOR_MEMORY_LIMIT_MIB: the memory_limiter's hard limit; the spike limit is a quarter. */
+  collectorMemoryLimitMib: number;
+}
+
+export function collectorProfiles(): string[] {
+  return readdirSync(join(repoRoot, 'collector/config/profiles'))
+    .filter((file) => file.endsWith('.yaml'))
+    .map((file) => file.slice(0, -'.yaml'.length))
+    .sort();
+}
+
+function oneOf<T extends string>(variable: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new StackError(
+    `${variable}=${JSON.stringify(value)} is not valid; allowed values: ${allowed.join(', ')}`,
+  );
+}
+
+function positiveInteger(variable: string, value: string): number {
+  const parsed = Number(value);
+  if (Number.isInteger(parsed) && parsed > 0) return parsed;
+  throw new StackError(`${variable}=${JSON.stringify(value)} is not valid; expected a positive integer`);
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSettings {
+  return {
+    collectorProfile: oneOf('COLLECTOR_PROFILE', env.COLLECTOR_PROFILE ?? 'local', collectorProfiles()),
+    jaegerStorage: oneOf('JAEGER_STORAGE', env.JAEGER_STORAGE ?? 'memory', jaegerStorages),
+    collectorMemoryLimitMib: positiveInteger(
+      'COLLECTOR_MEMORY_LIMIT_MIB',
+      env.COLLECTOR_MEMORY_LIMIT_MIB ?? '512',
+    ),
+  };
+}
