@@ -115,17 +115,20 @@ export function renderSpanTree(traceId: string, roots: SpanNode[]): string {
     `trace ${traceId}: ${all.length} spans, ${services.size} services (${[...services].join(', ')})` +
       (errors ? `, ${errors} with errors` : ''),
   ];
-  const walk = (node: SpanNode, prefix: string, last: boolean) => {
-    const branch = prefix === '' && roots.length === 1 ? '' : last ? '└─ ' : '├─ ';
+  const walk = (node: SpanNode, prefix: string, branch: string): void => {
     const error = node.error ? `  ERROR: ${node.error}` : '';
     lines.push(
       `${prefix}${branch}${node.service}  ${node.name}  [${node.kind}]  ${node.durationMs.toFixed(2)} ms${error}`,
     );
-    const childPrefix = prefix + (branch === '' ? '' : last ? '   ' : '│  ');
-    for (const [i, child] of node.children.entries())
-      walk(child, childPrefix, i === node.children.length - 1);
+    const childPrefix = prefix + (branch === '├─ ' ? '│  ' : branch === '└─ ' ? '   ' : '');
+    for (const [i, child] of node.children.entries()) {
+      walk(child, childPrefix, i === node.children.length - 1 ? '└─ ' : '├─ ');
+    }
   };
-  for (const [i, root] of roots.entries()) walk(root, '', i === roots.length - 1);
+  // One root (the usual case) needs no branch of its own; several are drawn as siblings.
+  for (const [i, root] of roots.entries()) {
+    walk(root, '', roots.length === 1 ? '' : i === roots.length - 1 ? '└─ ' : '├─ ');
+  }
   return lines.join('\n');
 }
 
@@ -169,7 +172,8 @@ export async function findTraces(service: string, lookbackMinutes = 60, limit = 
     'query.service_name': service,
     'query.start_time_min': new Date(now - lookbackMinutes * 60_000).toISOString(),
     'query.start_time_max': new Date(now + 60_000).toISOString(),
-    'query.search_depth': String(limit),
+    // Jaeger 2.13's name for the limit; later releases call it query.search_depth.
+    'query.num_traces': String(limit),
   });
   const response = await fetch(`${jaegerApi}/traces?${query.toString()}`, { signal: AbortSignal.timeout(10_000) });
   if (response.status === 404) return [];

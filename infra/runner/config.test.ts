@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { portEnvironment, ports, portVariable } from './ports.ts';
+import { renderTemplate } from './render.ts';
+import { collectorProfiles, readSettings } from './settings.ts';
+
+describe('port table', () => {
+  it('gives every component its own port', () => {
+    const values = Object.values(ports);
+    assert.equal(new Set(values).size, values.length);
+  });
+
+  it('names each port variable after its table entry', () => {
+    assert.equal(portVariable('collectorOtlpGrpc'), 'COLLECTOR_OTLP_GRPC_PORT');
+    assert.equal(portEnvironment().PROMETHEUS_PORT, '9090');
+  });
+});
+
+describe('config templates', () => {
+  it('fills placeholders and leaves regex back-references alone', () => {
+    const text = renderTemplate("targets: ['127.0.0.1:${PROMETHEUS_PORT}']\nreplacement: ${1}", portEnvironment(), 't');
+    assert.equal(text, "targets: ['127.0.0.1:9090']\nreplacement: ${1}");
+  });
+
+  it('rejects an unknown placeholder by name', () => {
+    assert.throws(() => renderTemplate('port: ${NO_SUCH_PORT}', {}, 'x.yml'), /x\.yml: unknown placeholder \$\{NO_SUCH_PORT\}/);
+  });
+});
+
+describe('runner settings', () => {
+  it('defaults to the local profile and in-memory Jaeger', () => {
+    assert.deepEqual(readSettings({}), {
+      collectorProfile: 'local',
+      jaegerStorage: 'memory',
+      collectorMemoryLimitMib: 512,
+    });
+  });
+
+  it('names the variable and the allowed values of a wrong setting', () => {
+    assert.throws(
+      () => readSettings({ JAEGER_STORAGE: 'cassandra' }),
+      /JAEGER_STORAGE="cassandra" is not valid; allowed values: memory, badger/,
+    );
+    assert.throws(
+      () => readSettings({ COLLECTOR_PROFILE: 'nope' }),
+      new RegExp(`COLLECTOR_PROFILE="nope" is not valid; allowed values: ${collectorProfiles().join(', ')}`),
+    );
+    assert.throws(() => readSettings({ COLLECTOR_MEMORY_LIMIT_MIB: '-5' }), /COLLECTOR_MEMORY_LIMIT_MIB="-5"/);
+  });
+});

@@ -1,0 +1,31 @@
+import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
+
+const api = `http://${LOOPBACK}:${ports.prometheus}/api/v1`;
+
+export interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** Runs an instant PromQL query and returns its vector. */
+export async function query(promql: string): Promise<Sample[]> {
+  const response = await fetch(`${api}/query?${new URLSearchParams({ query: promql }).toString()}`);
+  const body = (await response.json()) as { status: string; error?: string; data?: { result: Sample[] } };
+  if (body.status !== 'success') throw new Error(`PromQL ${promql}: ${body.error ?? response.statusText}`);
+  return body.data?.result ?? [];
+}
+
+export interface ExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+}
+
+/** Exemplars of the series that `promql` selects, over the last `minutes`. */
+export async function queryExemplars(promql: string, minutes = 10): Promise<ExemplarSeries[]> {
+  const now = Date.now() / 1000;
+  const params = new URLSearchParams({ query: promql, start: String(now - minutes * 60), end: String(now + 60) });
+  const response = await fetch(`${api}/query_exemplars?${params.toString()}`);
+  const body = (await response.json()) as { status: string; error?: string; data?: ExemplarSeries[] };
+  if (body.status !== 'success') throw new Error(`exemplars ${promql}: ${body.error ?? response.statusText}`);
+  return body.data ?? [];
+}

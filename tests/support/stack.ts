@@ -1,0 +1,38 @@
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { statePaths } from '../../infra/runner/paths.ts';
+import { isPortFree } from '../../infra/runner/processes.ts';
+import { ports } from '../../infra/runner/ports.ts';
+
+/**
+ * Points the stack runner at a fresh state directory, so that a test's stack never shares
+ * data with a developer's own (ports are shared: stop your stack before running the tests).
+ */
+export async function useTemporaryStackState(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'stack-e2e-'));
+  process.env.STACK_STATE_DIR = dir;
+  return dir;
+}
+
+/** Pids recorded by the runner that still belong to a live process (zombies excluded). */
+export async function livePids(): Promise<number[]> {
+  const files = await readdir(statePaths.pids()).catch(() => []);
+  const pids = await Promise.all(
+    files.map(async (file) => Number(JSON.parse(await readFile(join(statePaths.pids(), file), 'utf8')).pid)),
+  );
+  const alive = await Promise.all(
+    pids.map(async (pid) => {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      return stat !== '' && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    }),
+  );
+  return pids.filter((_, i) => alive[i]);
+}
+
+/** Ports of the table that something still listens on. */
+export async function busyPorts(): Promise<number[]> {
+  const all = Object.values(ports);
+  const free = await Promise.all(all.map((port) => isPortFree(port)));
+  return all.filter((_, i) => !free[i]);
+}
