@@ -18,5 +18,14 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: ['../../*/src/*'] }],
     },
   },
+  {
+    files: ['**/*.test.ts'],
+    rules: {
+      // node:test's describe() and it() return promises that the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': 'off',
+      // Assertions probe values the types already promise, on purpose.
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+    },
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

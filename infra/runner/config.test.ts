@@ -18,12 +18,19 @@ describe('port table', () => {
 
 describe('config templates', () => {
   it('fills placeholders and leaves regex back-references alone', () => {
-    const text = renderTemplate("targets: ['127.0.0.1:${PROMETHEUS_PORT}']\nreplacement: ${1}", portEnvironment(), 't');
+    const text = renderTemplate(
+      "targets: ['127.0.0.1:${PROMETHEUS_PORT}']\nreplacement: ${1}",
+      portEnvironment(),
+      't',
+    );
     assert.equal(text, "targets: ['127.0.0.1:9090']\nreplacement: ${1}");
   });
 
   it('rejects an unknown placeholder by name', () => {
-    assert.throws(() => renderTemplate('port: ${NO_SUCH_PORT}', {}, 'x.yml'), /x\.yml: unknown placeholder \$\{NO_SUCH_PORT\}/);
+    assert.throws(
+      () => renderTemplate('port: ${NO_SUCH_PORT}', {}, 'x.yml'),
+      /x\.yml: unknown placeholder \$\{NO_SUCH_PORT\}/,
+    );
   });
 });
 
@@ -45,6 +52,9 @@ describe('runner settings', () => {
       () => readSettings({ COLLECTOR_PROFILE: 'nope' }),
       new RegExp(`COLLECTOR_PROFILE="nope" is not valid; allowed values: ${collectorProfiles().join(', ')}`),
     );
-    assert.throws(() => readSettings({ COLLECTOR_MEMORY_LIMIT_MIB: '-5' }), /COLLECTOR_MEMORY_LIMIT_MIB="-5"/);
+    assert.throws(
+      () => readSettings({ COLLECTOR_MEMORY_LIMIT_MIB: '-5' }),
+      /COLLECTOR_MEMORY_LIMIT_MIB="-5"/,
+    );
   });
 });

@@ -4,7 +4,14 @@ import { buildSpanTree, type OtlpTraceData, renderSpanTree } from './trace.ts';
 
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 
-function span(spanId: string, parentSpanId: string, name: string, startMs: number, endMs: number, extra = {}) {
+function span(
+  spanId: string,
+  parentSpanId: string,
+  name: string,
+  startMs: number,
+  endMs: number,
+  extra = {},
+) {
   return {
     traceId,
     spanId,
@@ -37,7 +44,12 @@ const twoServices: OtlpTraceData = {
     {
       resource: service('api'),
       scopeSpans: [
-        { spans: [span('a', '', 'POST /executions', 0, 100), span('b', 'a', 'send executions', 5, 10, { kind: 4 })] },
+        {
+          spans: [
+            span('a', '', 'POST /executions', 0, 100),
+            span('b', 'a', 'send executions', 5, 10, { kind: 4 }),
+          ],
+        },
       ],
     },
   ],
@@ -63,12 +75,17 @@ describe('trace tree', () => {
     assert.match(text, /3 spans, 2 services \(api, worker\), 1 with errors/);
     assert.match(text, /api {2}POST \/executions {2}\[SERVER\] {2}100\.00 ms/);
     assert.match(text, /├─ api {2}send executions {2}\[PRODUCER\] {2}5\.00 ms/);
-    assert.match(text, /└─ worker {2}process executions {2}\[CONSUMER\] {2}60\.00 ms {2}ERROR: risk limit breached/);
+    assert.match(
+      text,
+      /└─ worker {2}process executions {2}\[CONSUMER\] {2}60\.00 ms {2}ERROR: risk limit breached/,
+    );
   });
 
   it('keeps a span whose parent never arrived as a root of its own', () => {
     const orphan: OtlpTraceData = {
-      resourceSpans: [{ resource: service('worker'), scopeSpans: [{ spans: [span('x', 'missing', 'late', 0, 1)] }] }],
+      resourceSpans: [
+        { resource: service('worker'), scopeSpans: [{ spans: [span('x', 'missing', 'late', 0, 1)] }] },
+      ],
     };
     const roots = buildSpanTree(orphan);
     assert.equal(roots.length, 1);

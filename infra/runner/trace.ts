@@ -175,7 +175,9 @@ export async function findTraces(service: string, lookbackMinutes = 60, limit = 
     // Jaeger 2.13's name for the limit; later releases call it query.search_depth.
     'query.num_traces': String(limit),
   });
-  const response = await fetch(`${jaegerApi}/traces?${query.toString()}`, { signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(`${jaegerApi}/traces?${query.toString()}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
   if (response.status === 404) return [];
   if (!response.ok) throw new StackError(`Jaeger answered ${response.status}: ${await response.text()}`);
   const body = (await response.json()) as { result?: OtlpTraceData };

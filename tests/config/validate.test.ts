@@ -45,7 +45,11 @@ describe('prometheus, alertmanager and nats configs', () => {
     renderFile(join(repoRoot, template), env as Record<string, string>, statePaths.config());
 
   it('promtool check config accepts the rendered Prometheus config', async () => {
-    await run('promtool check config', binaries.promtool, ['check', 'config', await render('infra/prometheus/prometheus.yml')]);
+    await run('promtool check config', binaries.promtool, [
+      'check',
+      'config',
+      await render('infra/prometheus/prometheus.yml'),
+    ]);
   });
 
   it('promtool check rules accepts every rule file', async (t) => {
@@ -56,7 +60,10 @@ describe('prometheus, alertmanager and nats configs', () => {
   });
 
   it('amtool check-config accepts the rendered Alertmanager config', async () => {
-    await run('amtool check-config', binaries.amtool, ['check-config', await render('infra/alertmanager/alertmanager.yml')]);
+    await run('amtool check-config', binaries.amtool, [
+      'check-config',
+      await render('infra/alertmanager/alertmanager.yml'),
+    ]);
   });
 
   it('nats-server -t accepts the rendered NATS config', async () => {

@@ -124,7 +124,9 @@ describe('foundation: the real stack end to end', { timeout: 20 * 60_000 }, () =
     assert.equal(calls[0]?.metric.job, service, 'the service is also the job label');
 
     const exemplars = await eventually('a span-metrics exemplar', async () => {
-      const series = await queryExemplars(`traces_span_metrics_duration_seconds_bucket{service_name="${service}"}`);
+      const series = await queryExemplars(
+        `traces_span_metrics_duration_seconds_bucket{service_name="${service}"}`,
+      );
       const all = series.flatMap((s) => s.exemplars);
       return all.length > 0 ? all : undefined;
     });

@@ -23,7 +23,11 @@ export interface ExemplarSeries {
 /** Exemplars of the series that `promql` selects, over the last `minutes`. */
 export async function queryExemplars(promql: string, minutes = 10): Promise<ExemplarSeries[]> {
   const now = Date.now() / 1000;
-  const params = new URLSearchParams({ query: promql, start: String(now - minutes * 60), end: String(now + 60) });
+  const params = new URLSearchParams({
+    query: promql,
+    start: String(now - minutes * 60),
+    end: String(now + 60),
+  });
   const response = await fetch(`${api}/query_exemplars?${params.toString()}`);
   const body = (await response.json()) as { status: string; error?: string; data?: ExemplarSeries[] };
   if (body.status !== 'success') throw new Error(`exemplars ${promql}: ${body.error ?? response.statusText}`);

@@ -19,7 +19,10 @@ export async function useTemporaryStackState(): Promise<string> {
 export async function livePids(): Promise<number[]> {
   const files = await readdir(statePaths.pids()).catch(() => []);
   const pids = await Promise.all(
-    files.map(async (file) => Number(JSON.parse(await readFile(join(statePaths.pids(), file), 'utf8')).pid)),
+    files.map(async (file) => {
+      const record = JSON.parse(await readFile(join(statePaths.pids(), file), 'utf8')) as { pid: number };
+      return record.pid;
+    }),
   );
   const alive = await Promise.all(
     pids.map(async (pid) => {
