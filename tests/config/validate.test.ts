@@ -2,6 +2,7 @@
  * Every config the stack runs is checked by the program that runs it: `otelcol validate` for
  * each collector profile, `jaeger validate`, `promtool`, `amtool` and `nats-server -t`.
  */
+import assert from 'node:assert/strict';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,10 +53,10 @@ describe('prometheus, alertmanager and nats configs', () => {
     ]);
   });
 
-  it('promtool check rules accepts every rule file', async (t) => {
+  it('promtool check rules accepts every rule file', async () => {
     const dir = join(repoRoot, 'infra/prometheus/rules');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yml')).map((f) => join(dir, f));
-    if (files.length === 0) return t.skip('no rule files yet');
+    assert.ok(files.length > 0, `rule files in ${dir}`);
     await run('promtool check rules', binaries.promtool, ['check', 'rules', ...files]);
   });
 
