@@ -1,0 +1,87 @@
+/**
+ * Turns catalog definitions into instruments whose attribute keys are checked by the type
+ * system, and into SDK views that enforce the same allow-list, buckets and cardinality limit
+ * at run time (for attributes that arrive in a variable rather than a literal).
+ */
+import type { Meter } from '@opentelemetry/api';
+import {
+  AggregationType,
+  createAllowListAttributesProcessor,
+  type ViewOptions,
+} from '@opentelemetry/sdk-metrics';
+import type { MetricDefinition, MetricKind } from './define.ts';
+
+export type AttributeValue = string | number | boolean;
+export type AttributesOf<D> =
+  D extends MetricDefinition<MetricKind, infer A> ? Partial<Record<A, AttributeValue>> : never;
+
+export interface CounterRecorder<D> {
+  add(value: number, attributes?: AttributesOf<D>): void;
+}
+export interface HistogramRecorder<D> {
+  record(value: number, attributes?: AttributesOf<D>): void;
+}
+/** A gauge holds the last value recorded for each attribute set. */
+export interface GaugeRecorder<D> {
+  record(value: number, attributes?: AttributesOf<D>): void;
+}
+
+export type RecorderOf<D> =
+  D extends MetricDefinition<'counter' | 'upDownCounter'>
+    ? CounterRecorder<D>
+    : D extends MetricDefinition<'histogram'>
+      ? HistogramRecorder<D>
+      : GaugeRecorder<D>;
+
+export type Instruments<C extends Record<string, MetricDefinition>> = {
+  readonly [K in keyof C]: RecorderOf<C[K]>;
+};
+
+function instrumentFor(
+  meter: Meter,
+  definition: MetricDefinition,
+): CounterRecorder<never> | HistogramRecorder<never> {
+  const options = { unit: definition.unit, description: definition.description };
+  switch (definition.kind) {
+    case 'counter':
+      return meter.createCounter(definition.name, options);
+    case 'upDownCounter':
+      return meter.createUpDownCounter(definition.name, options);
+    case 'histogram':
+      return meter.createHistogram(definition.name, {
+        ...options,
+        advice: { explicitBucketBoundaries: [...(definition.buckets ?? [])] },
+      });
+    case 'gauge':
+      return meter.createGauge(definition.name, options);
+  }
+}
+
+/** One instrument per catalog entry, created up front so every series exists from start-up. */
+export function createInstruments<C extends Record<string, MetricDefinition>>(
+  meter: Meter,
+  catalog: C,
+): Instruments<C> {
+  const instruments: Record<string, unknown> = {};
+  for (const [key, definition] of Object.entries(catalog)) {
+    instruments[key] = instrumentFor(meter, definition);
+  }
+  return instruments as Instruments<C>;
+}
+
+/** Views that drop attributes outside each metric's allow-list and bound its series count. */
+export function catalogViews(catalog: Record<string, MetricDefinition>): ViewOptions[] {
+  return Object.values(catalog).map((definition) => ({
+    instrumentName: definition.name,
+    attributesProcessors: [createAllowListAttributesProcessor([...definition.attributes])],
+    aggregationCardinalityLimit: definition.cardinalityLimit,
+    ...(definition.buckets
+      ? {
+          aggregation: {
+            type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM,
+            options: { boundaries: [...definition.buckets] },
+          },
+        }
+      : {}),
+  }));
+}

@@ -1,0 +1,284 @@
+/**
+ * NATS instrumentation, core and JetStream: W3C trace context travels in message headers,
+ * every send is a PRODUCER span `send <destination>` and every handled message a CONSUMER
+ * span `process <destination>`, with the messaging semantic-convention metrics. Destination
+ * names are subject templates (`signals.*.*`), so metrics stay low-cardinality whatever the
+ * concrete subjects.
+ *
+ *   const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['signals.*.*'] });
+ *   await messaging.jetstreamPublish(js, 'signals.buy.BTCUSD', payload);
+ *   for await (const m of await consumer.consume()) await messaging.process(m, handle);
+ */
+import {
+  type Context,
+  context,
+  type Link,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
+  trace,
+} from '@opentelemetry/api';
+import type { JetStreamClient, JetStreamPublishOptions, PubAck } from '@nats-io/jetstream';
+import {
+  headers as createHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Payload,
+  type PublishOptions,
+  type RequestOptions,
+  type Subscription,
+  type SubscriptionOptions,
+} from '@nats-io/transport-node';
+import type { Telemetry } from './telemetry.ts';
+
+const headerSetter: TextMapSetter<MsgHdrs> = { set: (carrier, key, value) => carrier.set(key, value) };
+const headerGetter: TextMapGetter<MsgHdrs | undefined> = {
+  keys: (carrier) => carrier?.keys() ?? [],
+  // NATS answers '' for a missing header; the propagator wants undefined.
+  get: (carrier, key) => carrier?.get(key) || undefined,
+};
+
+/** Whether a concrete subject matches a NATS subject pattern (`*` one token, `>` the rest). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const wanted = pattern.split('.');
+  const actual = subject.split('.');
+  for (let i = 0; i < wanted.length; i += 1) {
+    const token = wanted[i];
+    if (token === '>') return actual.length > i;
+    if (i >= actual.length || (token !== '*' && token !== actual[i])) return false;
+  }
+  return wanted.length === actual.length;
+}
+
+export interface NatsInstrumentationOptions {
+  /** Subject patterns that name destinations; a subject matching none is its own destination. */
+  subjectTemplates?: readonly string[];
+  /**
+   * How a consumer relates to the producer: `parent` (default) continues the producer's
+   * trace; `link` starts a new trace that links to it, for fan-out and batch consumers.
+   */
+  consumerContext?: 'parent' | 'link';
+}
+
+export interface ReceivedMessage {
+  subject: string;
+  headers?: MsgHdrs | undefined;
+  data: Uint8Array;
+}
+
+type MessagingTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator'>;
+
+const durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+function errorType(error: unknown): string {
+  return error instanceof Error ? error.name : 'Error';
+}
+
+export class NatsInstrumentation {
+  readonly #telemetry: MessagingTelemetry;
+  readonly #templates: readonly string[];
+  readonly #consumerContext: 'parent' | 'link';
+  readonly #sent;
+  readonly #consumed;
+  readonly #operationDuration;
+  readonly #processDuration;
+
+  constructor(telemetry: MessagingTelemetry, options: NatsInstrumentationOptions = {}) {
+    this.#telemetry = telemetry;
+    this.#templates = options.subjectTemplates ?? [];
+    this.#consumerContext = options.consumerContext ?? 'parent';
+    const { meter } = telemetry;
+    this.#sent = meter.createCounter('messaging.client.sent.messages', {
+      unit: '{message}',
+      description: 'Messages sent, by destination and outcome',
+    });
+    this.#consumed = meter.createCounter('messaging.client.consumed.messages', {
+      unit: '{message}',
+      description: 'Messages handled, by destination and outcome',
+    });
+    this.#operationDuration = meter.createHistogram('messaging.client.operation.duration', {
+      unit: 's',
+      description: 'Time to publish (and be acknowledged) or to get a reply',
+      advice: { explicitBucketBoundaries: durationBuckets },
+    });
+    this.#processDuration = meter.createHistogram('messaging.process.duration', {
+      unit: 's',
+      description: 'Time to handle a received message',
+      advice: { explicitBucketBoundaries: durationBuckets },
+    });
+  }
+
+  /** The destination name for a subject: its template if one matches. */
+  destination(subject: string): string {
+    return this.#templates.find((pattern) => subjectMatches(pattern, subject)) ?? subject;
+  }
+
+  /** Runs `send` inside a PRODUCER span whose context is injected into the headers it passes on. */
+  async #send<R>(
+    operation: 'publish' | 'request',
+    subject: string,
+    payload: Payload | undefined,
+    given: MsgHdrs | undefined,
+    send: (headers: MsgHdrs) => R | Promise<R>,
+  ): Promise<R> {
+    const destination = this.destination(subject);
+    const span = this.#telemetry.tracer.startSpan(`send ${destination}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.name': operation,
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': destination,
+        'messaging.nats.subject': subject,
+        'messaging.message.body.size':
+          typeof payload === 'string' ? Buffer.byteLength(payload) : (payload?.length ?? 0),
+      },
+    });
+    const headers = given ?? createHeaders();
+    this.#telemetry.propagator.inject(trace.setSpan(context.active(), span), headers, headerSetter);
+    const attributes: Record<string, string> = {
+      'messaging.system': 'nats',
+      'messaging.operation.name': operation,
+      'messaging.destination.name': destination,
+    };
+    const startedAt = performance.now();
+    try {
+      return await context.with(trace.setSpan(context.active(), span), () => send(headers));
+    } catch (error) {
+      attributes['error.type'] = errorType(error);
+      if (error instanceof Error) span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+      this.#sent.add(1, attributes);
+      this.#operationDuration.record((performance.now() - startedAt) / 1000, attributes);
+    }
+  }
+
+  /** Core NATS publish with trace context. Resolves once the message is handed to the client. */
+  publish(
+    nc: NatsConnection,
+    subject: string,
+    payload?: Payload,
+    options: PublishOptions = {},
+  ): Promise<void> {
+    return this.#send('publish', subject, payload, options.headers, (headers) => {
+      nc.publish(subject, payload, { ...options, headers });
+    });
+  }
+
+  /** Core NATS request/reply with trace context. */
+  request(
+    nc: NatsConnection,
+    subject: string,
+    payload: Payload | undefined,
+    options: RequestOptions,
+  ): Promise<Msg> {
+    return this.#send('request', subject, payload, options.headers, (headers) =>
+      nc.request(subject, payload, { ...options, headers }),
+    );
+  }
+
+  /** JetStream publish with trace context; resolves with the stream's acknowledgement. */
+  jetstreamPublish(
+    js: JetStreamClient,
+    subject: string,
+    payload: Payload,
+    options: Partial<JetStreamPublishOptions> = {},
+  ): Promise<PubAck> {
+    return this.#send('publish', subject, payload, options.headers, (headers) =>
+      js.publish(subject, payload, { ...options, headers }),
+    );
+  }
+
+  /** The context a consumer span starts from: the producer's, or a fresh one with a link to it. */
+  #consumerStart(message: ReceivedMessage): { parent: Context; links: Link[] } {
+    let producer: Context;
+    try {
+      producer = this.#telemetry.propagator.extract(context.active(), message.headers, headerGetter);
+    } catch {
+      // A broken traceparent must not cost a message: it starts a new trace instead.
+      producer = context.active();
+    }
+    const producerSpan = trace.getSpanContext(producer);
+    if (this.#consumerContext === 'link' && producerSpan && trace.isSpanContextValid(producerSpan)) {
+      return { parent: trace.deleteSpan(producer), links: [{ context: producerSpan }] };
+    }
+    return { parent: producer, links: [] };
+  }
+
+  /**
+   * Handles one received message (core or JetStream) inside a CONSUMER span that continues
+   * the producer's trace. Errors are recorded and rethrown: acknowledging, retrying or
+   * dead-lettering stays the caller's decision.
+   */
+  async process<M extends ReceivedMessage, R>(
+    message: M,
+    handler: (message: M, span: Span) => R | Promise<R>,
+    destination = this.destination(message.subject),
+  ): Promise<R> {
+    const { parent, links } = this.#consumerStart(message);
+    const span = this.#telemetry.tracer.startSpan(
+      `process ${destination}`,
+      {
+        kind: SpanKind.CONSUMER,
+        links,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.name': 'process',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': destination,
+          'messaging.nats.subject': message.subject,
+          'messaging.message.body.size': message.data.length,
+        },
+      },
+      parent,
+    );
+    const attributes: Record<string, string> = {
+      'messaging.system': 'nats',
+      'messaging.destination.name': destination,
+    };
+    const startedAt = performance.now();
+    try {
+      return await context.with(trace.setSpan(parent, span), () => handler(message, span));
+    } catch (error) {
+      attributes['error.type'] = errorType(error);
+      if (error instanceof Error) span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+      this.#consumed.add(1, attributes);
+      this.#processDuration.record((performance.now() - startedAt) / 1000, attributes);
+    }
+  }
+
+  /**
+   * Subscribes and handles each message with `handler` inside its CONSUMER span, one at a
+   * time. A handler error is passed to `onError` and the subscription goes on.
+   */
+  subscribe(
+    nc: NatsConnection,
+    subject: string,
+    handler: (message: Msg, span: Span) => unknown,
+    options: SubscriptionOptions & { onError: (error: unknown, message: Msg) => void },
+  ): Subscription {
+    const { onError, ...subscriptionOptions } = options;
+    const subscription = nc.subscribe(subject, subscriptionOptions);
+    const destination = this.#templates.length > 0 ? undefined : subject;
+    void (async () => {
+      for await (const message of subscription) {
+        try {
+          await this.process(message, handler, destination ?? this.destination(message.subject));
+        } catch (error) {
+          onError(error, message);
+        }
+      }
+    })();
+    return subscription;
+  }
+}

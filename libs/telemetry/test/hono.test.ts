@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { Hono } from 'hono';
+import { httpInstrumentation } from '../src/hono.ts';
+import { attributesOf, testTelemetry } from './support.ts';
+
+function app() {
+  const t = testTelemetry();
+  const hono = new Hono();
+  hono.use(httpInstrumentation(t.telemetry));
+  hono.get('/pipelines/:id', (c) => c.json({ id: c.req.param('id') }));
+  hono.post('/pipelines', (c) => c.json({ created: true }, 201));
+  hono.get('/boom', () => {
+    throw new TypeError('bad state');
+  });
+  hono.get('/unavailable', (c) => c.json({ error: 'down' }, 503));
+  hono.get('/report', () => new Response('12345', { headers: { 'content-length': '5' } }));
+  hono.onError((_error, c) => c.json({ error: 'internal' }, 500));
+  const api = new Hono();
+  api.get('/bots/:botId/pnl', (c) => c.text('0'));
+  hono.route('/api/v1', api);
+  return { ...t, hono };
+}
+
+const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+const parentSpanId = '00f067aa0ba902b7';
+
+describe('Hono HTTP instrumentation', () => {
+  it('names the span and labels the metrics with the route template, never the raw path', async () => {
+    const { hono, spans, points } = app();
+    for (const id of ['p-1', 'p-2', 'p-3']) await hono.request(`/pipelines/${id}`);
+    await hono.request('/api/v1/bots/b-42/pnl');
+
+    const names = spans.getFinishedSpans().map((s) => s.name);
+    assert.deepEqual(names, [
+      'GET /pipelines/:id',
+      'GET /pipelines/:id',
+      'GET /pipelines/:id',
+      'GET /api/v1/bots/:botId/pnl',
+    ]);
+    const [first] = spans.getFinishedSpans();
+    assert.equal(first?.kind, SpanKind.SERVER);
+    assert.equal(first?.attributes['http.route'], '/pipelines/:id');
+    assert.equal(first?.attributes['url.path'], '/pipelines/p-1');
+
+    const durations = await points('http.server.request.duration');
+    assert.deepEqual(
+      attributesOf(durations).map((a) => a['http.route']),
+      ['/pipelines/:id', '/api/v1/bots/:botId/pnl'],
+      'three ids, one series',
+    );
+    assert.equal((durations[0]?.value as { count: number }).count, 3);
+    assert.deepEqual(
+      (durations[0]?.value as { buckets: { boundaries: number[] } }).buckets.boundaries,
+      [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    );
+  });
+
+  it('collapses unmatched paths into one series without a route, and unknown methods into _OTHER', async () => {
+    const { hono, spans, points } = app();
+    for (const path of ['/nope', '/random/123', '/../etc/passwd']) await hono.request(path);
+    await hono.request('/pipelines', { method: 'BREW' });
+    assert.deepEqual(
+      spans.getFinishedSpans().map((s) => s.name),
+      ['GET', 'GET', 'GET', '_OTHER'],
+    );
+    const series = attributesOf(await points('http.server.request.duration'));
+    assert.deepEqual(series, [
+      { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.response.status_code': 404 },
+      { 'http.request.method': '_OTHER', 'url.scheme': 'http', 'http.response.status_code': 404 },
+    ]);
+  });
+
+  it('marks thrown errors and 5xx answers as span errors with error.type', async () => {
+    const { hono, spans, points } = app();
+    assert.equal((await hono.request('/boom')).status, 500);
+    assert.equal((await hono.request('/unavailable')).status, 503);
+    const [boom, unavailable] = spans.getFinishedSpans();
+    assert.equal(boom?.status.code, SpanStatusCode.ERROR);
+    assert.equal(boom?.attributes['error.type'], 'TypeError');
+    assert.equal(boom?.events[0]?.name, 'exception');
+    assert.equal(unavailable?.status.code, SpanStatusCode.ERROR);
+    assert.equal(unavailable?.attributes['error.type'], '503');
+    const errorTypes = attributesOf(await points('http.server.request.duration')).map((a) => a['error.type']);
+    assert.deepEqual(errorTypes, ['TypeError', '503']);
+  });
+
+  it('leaves 4xx answers unmarked: a client error is not a server error', async () => {
+    const { hono, spans } = app();
+    await hono.request('/nope');
+    assert.equal(spans.getFinishedSpans()[0]?.status.code, SpanStatusCode.UNSET);
+  });
+
+  it("continues the caller's trace and answers with a traceresponse header", async () => {
+    const { hono, spans } = app();
+    const response = await hono.request('/pipelines/p-1', {
+      headers: { traceparent: `00-${traceId}-${parentSpanId}-01` },
+    });
+    const [span] = spans.getFinishedSpans();
+    assert.equal(span?.spanContext().traceId, traceId);
+    assert.equal(span?.parentSpanContext?.spanId, parentSpanId);
+    assert.equal(response.headers.get('traceresponse'), `00-${traceId}-${span?.spanContext().spanId}-01`);
+  });
+
+  it('starts a new trace when the traceparent header is broken', async () => {
+    const { hono, spans } = app();
+    const response = await hono.request('/pipelines/p-1', { headers: { traceparent: 'garbage-00-zz' } });
+    assert.equal(response.status, 200);
+    const [span] = spans.getFinishedSpans();
+    assert.notEqual(span?.spanContext().traceId, traceId);
+    assert.equal(span?.parentSpanContext, undefined);
+  });
+
+  it('counts active requests and records body sizes where their length is known', async () => {
+    const { hono, points } = app();
+    await hono.request('/pipelines', {
+      method: 'POST',
+      body: '{"name":"x"}',
+      headers: { 'content-length': '12' },
+    });
+    await hono.request('/report');
+    const active = await points('http.server.active_requests');
+    assert.deepEqual(
+      active.map((p) => [p.attributes['http.request.method'], p.value]),
+      [
+        ['POST', 0],
+        ['GET', 0],
+      ],
+      'every request that started has finished',
+    );
+    const requestSizes = await points('http.server.request.body.size');
+    assert.equal((requestSizes[0]?.value as { sum: number }).sum, 12);
+    const responseSizes = await points('http.server.response.body.size');
+    assert.deepEqual(
+      responseSizes.map((p) => [p.attributes['http.route'], (p.value as { sum: number }).sum]),
+      [['/report', 5]],
+    );
+  });
+
+  it('makes no second server span when another instrumentation made one', async () => {
+    const { hono, spans, telemetry } = app();
+    await telemetry.tracer.startActiveSpan('GET', { kind: SpanKind.SERVER }, async (outer) => {
+      await hono.request('/pipelines/p-9');
+      outer.end();
+    });
+    const finished = spans.getFinishedSpans();
+    assert.equal(finished.length, 1);
+    assert.equal(finished[0]?.name, 'GET /pipelines/:id');
+    assert.equal(finished[0]?.attributes['http.route'], '/pipelines/:id');
+  });
+});
