@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { RetryingSpanExporter } from '../src/retry-exporter.ts';
+import { timed, trackDuration, withSpan } from '../src/timing.ts';
+import { testTelemetry } from './support.ts';
+
+function statuses(points: { attributes: Record<string, unknown>; value: unknown }[]) {
+  return points.map((p) => [p.attributes.status, (p.value as { count: number }).count]);
+}
+
+describe('timed and trackDuration', () => {
+  it('record sync, async and failing calls, success and error apart', async () => {
+    const { telemetry, points } = testTelemetry();
+    const histogram = telemetry.metrics.pipelineExecutionDuration;
+    const attributes = { pipeline_id: 'p-1' };
+    const add = timed(histogram, (a: number, b: number) => a + b, { attributes });
+    const later = timed(histogram, async (x: number) => Promise.resolve(x * 2), { attributes });
+    const fail = timed(
+      histogram,
+      () => {
+        throw new Error('no');
+      },
+      { attributes },
+    );
+    const reject = timed(histogram, () => Promise.reject(new Error('no')), { attributes });
+
+    assert.equal(add(1, 2), 3);
+    assert.equal(await later(4), 8);
+    assert.throws(() => fail(), /no/);
+    await assert.rejects(reject(), /no/);
+    assert.deepEqual(statuses(await points('pipeline.execution.duration')), [
+      ['success', 2],
+      ['error', 2],
+    ]);
+  });
+
+  it('works as a method decorator and keeps `this`', async () => {
+    const { telemetry, points } = testTelemetry();
+    const decorate = trackDuration(telemetry.metrics.pipelineExecutionDuration, {
+      attributes: { pipeline_id: 'p-2' },
+    });
+    class Strategy {
+      factor = 3;
+      declare evaluate: (x: number) => number;
+    }
+    function evaluate(this: Strategy, x: number): number {
+      return x * this.factor;
+    }
+    // What `@trackDuration(...)` on a method compiles to (Node's type stripping runs no decorators).
+    Strategy.prototype.evaluate = decorate(
+      evaluate,
+      {} as ClassMethodDecoratorContext<Strategy, (this: Strategy, x: number) => number>,
+    );
+    assert.equal(new Strategy().evaluate(2), 6);
+    assert.deepEqual(statuses(await points('pipeline.execution.duration')), [['success', 1]]);
+  });
+
+  it('withSpan ends the span, and marks it as error when the work fails', async () => {
+    const { telemetry, spans } = testTelemetry();
+    assert.equal(
+      withSpan(telemetry.tracer, 'sync', () => 1),
+      1,
+    );
+    await assert.rejects(
+      withSpan(telemetry.tracer, 'async', () => Promise.reject(new RangeError('limit'))),
+      /limit/,
+    );
+    const [ok, failed] = spans.getFinishedSpans();
+    assert.equal(ok?.name, 'sync');
+    assert.equal(ok?.status.code, SpanStatusCode.UNSET);
+    assert.equal(failed?.status.code, SpanStatusCode.ERROR);
+    assert.equal(failed?.events[0]?.attributes?.['exception.type'], 'RangeError');
+  });
+});
+
+describe('logs', () => {
+  it('carry service and level, and the trace and span ids inside a span', () => {
+    const { telemetry, logs } = testTelemetry();
+    telemetry.logger.info('outside');
+    telemetry.tracer.startActiveSpan('work', (span) => {
+      telemetry.logger.child({ pipeline_id: 'p-1' }).warn('inside', { attempt: 2 });
+      span.end();
+    });
+    telemetry.logger.debug('below the level');
+    assert.equal(logs.length, 2);
+    assert.deepEqual(Object.keys(logs[0] ?? {}), ['time', 'level', 'service', 'msg']);
+    assert.equal(logs[1]?.service, 'unit-test');
+    assert.equal(logs[1]?.level, 'warn');
+    assert.match(String(logs[1]?.trace_id), /^[0-9a-f]{32}$/);
+    assert.match(String(logs[1]?.span_id), /^[0-9a-f]{16}$/);
+    assert.equal(logs[1]?.pipeline_id, 'p-1');
+    assert.equal(logs[1]?.attempt, 2);
+  });
+});
+
+describe('runtime metrics', () => {
+  it('exist from start-up, before any request', async () => {
+    const { metricNames } = testTelemetry();
+    const names = await metricNames();
+    for (const name of [
+      'process.uptime',
+      'process.cpu.time',
+      'process.memory.usage',
+      'v8js.memory.heap.used',
+      'nodejs.eventloop.utilization',
+    ]) {
+      assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
+    }
+  });
+});
+
+describe('OTEL_SDK_DISABLED', () => {
+  it('leaves working no-op instruments and no spans', async () => {
+    const { telemetry, spans } = testTelemetry({ OTEL_SDK_DISABLED: 'true' });
+    telemetry.metrics.signalsGenerated.add(1, { signal_type: 'buy' });
+    telemetry.metrics.pipelineCacheSize.record(3);
+    const traceId = withSpan(telemetry.tracer, 'nothing', (span) => span.spanContext().traceId);
+    assert.equal(traceId, '00000000000000000000000000000000', 'a non-recording span');
+    assert.equal(spans.getFinishedSpans().length, 0);
+    await telemetry.shutdown();
+  });
+});
+
+/** An exporter that fails while `down` is true, as a collector that is away. */
+class FlakyExporter implements SpanExporter {
+  down = true;
+  delivered: ReadableSpan[] = [];
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    if (this.down) {
+      done({ code: ExportResultCode.FAILED, error: new Error('connect ECONNREFUSED') });
+      return;
+    }
+    this.delivered.push(...spans);
+    done({ code: ExportResultCode.SUCCESS });
+  }
+  shutdown = () => Promise.resolve();
+}
+
+const fakeSpans = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ name: `s${i}` }) as unknown as ReadableSpan);
+
+describe('span export retries', () => {
+  it('keep spans while the collector is away and deliver them when it is back', async () => {
+    const inner = new FlakyExporter();
+    const warnings: string[] = [];
+    const exporter = new RetryingSpanExporter(inner, {
+      maxBufferedSpans: 100,
+      warn: (m) => warnings.push(m),
+    });
+    const results: ExportResultCode[] = [];
+    exporter.export(fakeSpans(10), (r) => results.push(r.code));
+    exporter.export(fakeSpans(5), (r) => results.push(r.code));
+    assert.deepEqual(
+      results,
+      [ExportResultCode.SUCCESS, ExportResultCode.SUCCESS],
+      'the processor never sees a failure',
+    );
+    assert.equal(exporter.stats().bufferedSpans, 15);
+    assert.equal(warnings.length, 1, 'one warning per interval, not one per batch');
+
+    inner.down = false;
+    await exporter.forceFlush();
+    assert.equal(inner.delivered.length, 15);
+    assert.deepEqual(exporter.stats(), { bufferedSpans: 0, droppedSpans: 0, retriedSpans: 15 });
+  });
+
+  it('bound memory by dropping the oldest batches, and count them', () => {
+    const exporter = new RetryingSpanExporter(new FlakyExporter(), {
+      maxBufferedSpans: 20,
+      warn: () => undefined,
+    });
+    for (let i = 0; i < 5; i += 1) exporter.export(fakeSpans(10), () => undefined);
+    assert.deepEqual(exporter.stats(), { bufferedSpans: 20, droppedSpans: 30, retriedSpans: 0 });
+  });
+});
