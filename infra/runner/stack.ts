@@ -94,8 +94,14 @@ async function startComponent(
   log.done(`${component.title} is healthy`);
 }
 
-/** Installs what is missing, then starts every component that is not running yet. */
-export async function startStack(settings: StackSettings = readSettings()): Promise<ComponentStatus[]> {
+/**
+ * Installs what is missing, then starts every component that is not running yet, or only the
+ * named ones (an integration test that needs NATS alone).
+ */
+export async function startStack(
+  settings: StackSettings = readSettings(),
+  only?: readonly ComponentName[],
+): Promise<ComponentStatus[]> {
   const binaries = await ensureInstalled();
   const environment = stackEnvironment(settings);
   await mkdir(statePaths.logs(), { recursive: true });
@@ -104,10 +110,17 @@ export async function startStack(settings: StackSettings = readSettings()): Prom
   log.step(`Starting the stack (state in ${stateDir()})`);
   for (const wave of waves) {
     const results = await Promise.allSettled(
-      wave.map((name) => {
-        const component = components.get(name) as Component;
-        return startComponent(component, table, () => component.prepare(binaries, environment), environment);
-      }),
+      wave
+        .filter((name) => only?.includes(name) ?? true)
+        .map((name) => {
+          const component = components.get(name) as Component;
+          return startComponent(
+            component,
+            table,
+            () => component.prepare(binaries, environment),
+            environment,
+          );
+        }),
     );
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;

@@ -1,0 +1,197 @@
+/**
+ * Trace propagation across a real NATS server (started by the stack runner): core publish,
+ * request/reply and subscribe, JetStream publish and consume, links instead of parents,
+ * and messages whose trace context is missing or broken.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { LOOPBACK, ports } from '../../../../infra/runner/ports.ts';
+import { startStack, stopStack } from '../../../../infra/runner/stack.ts';
+import { useTemporaryStackState } from '../../../../tests/support/stack.ts';
+import { eventually } from '../../../../tests/support/poll.ts';
+import { NatsInstrumentation, subjectMatches } from '../../src/nats.ts';
+import { testTelemetry } from '../support.ts';
+
+let nc: NatsConnection;
+
+function spanNamed(spans: ReadableSpan[], name: string): ReadableSpan {
+  const span = spans.find((s) => s.name === name);
+  assert.ok(span, `a span named ${name} among ${spans.map((s) => s.name).join(', ')}`);
+  return span;
+}
+
+describe('NATS instrumentation against a real server', { timeout: 120_000 }, () => {
+  before(async () => {
+    await useTemporaryStackState();
+    await startStack(undefined, ['nats']);
+    nc = await connect({ servers: `${LOOPBACK}:${ports.natsClient}` });
+  });
+
+  after(async () => {
+    await nc.drain();
+    await stopStack();
+  });
+
+  it('matches subjects against templates', () => {
+    assert.ok(subjectMatches('signals.*.*', 'signals.buy.BTCUSD'));
+    assert.ok(subjectMatches('executions.>', 'executions.requested.p1'));
+    assert.ok(!subjectMatches('signals.*', 'signals.buy.BTCUSD'));
+    assert.ok(!subjectMatches('executions.>', 'executions'));
+  });
+
+  it('core publish and subscribe: one trace, producer as parent, templated destination', async () => {
+    const { telemetry, spans, points } = testTelemetry();
+    const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['signals.*.*'] });
+    const received: string[] = [];
+    const subscription = messaging.subscribe(
+      nc,
+      'signals.*.*',
+      (m) => {
+        received.push(m.subject);
+      },
+      { onError: (error) => assert.fail(String(error)) },
+    );
+    await nc.flush();
+    await messaging.publish(nc, 'signals.buy.BTCUSD', JSON.stringify({ price: 1 }));
+    await eventually('the message', () => Promise.resolve(received.length === 1 ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
+    subscription.unsubscribe();
+
+    const finished = spans.getFinishedSpans();
+    const producer = spanNamed(finished, 'send signals.*.*');
+    const consumer = spanNamed(finished, 'process signals.*.*');
+    assert.equal(producer.kind, SpanKind.PRODUCER);
+    assert.equal(consumer.kind, SpanKind.CONSUMER);
+    assert.equal(consumer.spanContext().traceId, producer.spanContext().traceId);
+    assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
+    assert.equal(consumer.attributes['messaging.system'], 'nats');
+    assert.equal(consumer.attributes['messaging.destination.name'], 'signals.*.*');
+    assert.equal(consumer.attributes['messaging.nats.subject'], 'signals.buy.BTCUSD');
+
+    const sent = await points('messaging.client.sent.messages');
+    assert.deepEqual(sent[0]?.attributes, {
+      'messaging.system': 'nats',
+      'messaging.operation.name': 'publish',
+      'messaging.destination.name': 'signals.*.*',
+    });
+    const consumed = await points('messaging.client.consumed.messages');
+    assert.equal(consumed[0]?.value, 1);
+  });
+
+  it('request/reply carries the context both ways', async () => {
+    const { telemetry, spans } = testTelemetry();
+    const messaging = new NatsInstrumentation(telemetry);
+    const subscription = messaging.subscribe(
+      nc,
+      'quotes.get',
+      (m) => {
+        m.respond('42');
+      },
+      { onError: (error) => assert.fail(String(error)) },
+    );
+    await nc.flush();
+    const reply = await messaging.request(nc, 'quotes.get', 'BTCUSD', { timeout: 2000 });
+    assert.equal(reply.string(), '42');
+    subscription.unsubscribe();
+    const producer = spanNamed(spans.getFinishedSpans(), 'send quotes.get');
+    const consumer = spanNamed(spans.getFinishedSpans(), 'process quotes.get');
+    assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
+  });
+
+  it('JetStream publish and consume continue the trace; handler errors mark the span and reach the caller', async () => {
+    const { telemetry, spans, points } = testTelemetry();
+    const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['orders.*'] });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'ORDERS_TEST', subjects: ['orders.*'] });
+    await jsm.consumers.add('ORDERS_TEST', { durable_name: 'worker', ack_policy: AckPolicy.Explicit });
+    const js = jetstream(nc);
+    const ack = await messaging.jetstreamPublish(js, 'orders.new', '{"qty":1}', { msgID: 'order-1' });
+    assert.equal(ack.duplicate, false);
+    await messaging.jetstreamPublish(js, 'orders.bad', 'not json');
+
+    const consumer = await js.consumers.get('ORDERS_TEST', 'worker');
+    const messages = await consumer.fetch({ max_messages: 2, expires: 2000 });
+    const failures: string[] = [];
+    for await (const m of messages) {
+      try {
+        await messaging.process(m, (msg) => JSON.parse(msg.string()) as unknown);
+        m.ack();
+      } catch (error) {
+        failures.push((error as Error).name);
+        m.term();
+      }
+    }
+    assert.deepEqual(failures, ['SyntaxError']);
+    const finished = spans.getFinishedSpans();
+    const sends = finished.filter((s) => s.name === 'send orders.*');
+    const processes = finished.filter((s) => s.name === 'process orders.*');
+    assert.equal(sends.length, 2);
+    assert.equal(processes.length, 2);
+    for (const [i, process] of processes.entries()) {
+      assert.equal(process.parentSpanContext?.spanId, sends[i]?.spanContext().spanId);
+    }
+    assert.equal(processes[1]?.status.code, SpanStatusCode.ERROR);
+    const consumed = (await points('messaging.client.consumed.messages')).map(
+      (p) => p.attributes['error.type'],
+    );
+    assert.deepEqual(consumed, [undefined, 'SyntaxError']);
+    await jsm.streams.delete('ORDERS_TEST');
+  });
+
+  it('links instead of parenting when asked', async () => {
+    const { telemetry, spans } = testTelemetry();
+    const messaging = new NatsInstrumentation(telemetry, { consumerContext: 'link' });
+    const done = Promise.withResolvers<undefined>();
+    const subscription = messaging.subscribe(nc, 'batch.in', () => done.resolve(undefined), { onError: done.reject });
+    await nc.flush();
+    await messaging.publish(nc, 'batch.in', 'x');
+    await done.promise;
+    // The handler has run; its span ends right after it returns.
+    await eventually(
+      'the consumer span',
+      () =>
+        Promise.resolve(
+          spans.getFinishedSpans().some((s) => s.name === 'process batch.in') ? true : undefined,
+        ),
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
+    subscription.unsubscribe();
+    const producer = spanNamed(spans.getFinishedSpans(), 'send batch.in');
+    const consumer = spanNamed(spans.getFinishedSpans(), 'process batch.in');
+    assert.notEqual(consumer.spanContext().traceId, producer.spanContext().traceId);
+    assert.equal(consumer.links[0]?.context.spanId, producer.spanContext().spanId);
+  });
+
+  it('starts a new trace for a message without or with a broken traceparent, and never throws', async () => {
+    const { telemetry, spans } = testTelemetry();
+    const messaging = new NatsInstrumentation(telemetry);
+    const seen: string[] = [];
+    const subscription = messaging.subscribe(
+      nc,
+      'raw.in',
+      (m) => {
+        seen.push(m.string());
+      },
+      { onError: (error) => assert.fail(String(error)) },
+    );
+    await nc.flush();
+    const broken = headers();
+    broken.set('traceparent', '00-zzzz-not-a-trace-01');
+    nc.publish('raw.in', 'plain');
+    nc.publish('raw.in', 'broken', { headers: broken });
+    await eventually('both messages', () => Promise.resolve(seen.length === 2 ? true : undefined), {
+      timeoutMs: 5000,
+      intervalMs: 20,
+    });
+    subscription.unsubscribe();
+    const consumers = spans.getFinishedSpans().filter((s) => s.name === 'process raw.in');
+    assert.equal(consumers.length, 2);
+    for (const span of consumers) assert.equal(span.parentSpanContext, undefined);
+  });
+});
