@@ -47,6 +47,25 @@ function contentLength(headers: Headers): number | undefined {
 
 export type HttpTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator'>;
 
+type MetricAttributes = Readonly<Record<string, string | number>>;
+
+/**
+ * Attribute objects by their values, built once: the metrics SDK copies and hashes the object
+ * it is given on every record, so handing it the same few objects saves allocation and GC on
+ * the hot path. Bounded, as the values are (route templates, methods, status codes).
+ */
+class AttributeCache {
+  readonly #entries = new Map<string, MetricAttributes>();
+  get(key: string, build: () => MetricAttributes): MetricAttributes {
+    let attributes = this.#entries.get(key);
+    if (attributes === undefined) {
+      attributes = Object.freeze(build());
+      if (this.#entries.size < 10_000) this.#entries.set(key, attributes);
+    }
+    return attributes;
+  }
+}
+
 export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler {
   const { meter, tracer, propagator } = telemetry;
   const duration = meter.createHistogram('http.server.request.duration', {
@@ -69,24 +88,27 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
     advice: { explicitBucketBoundaries: bodySizeBuckets },
   });
 
+  const cache = new AttributeCache();
+
   return async function httpTelemetry(c, next) {
     const startedAt = performance.now();
     const method = knownMethods.has(c.req.method) ? c.req.method : '_OTHER';
     const scheme = c.req.url.startsWith('https:') ? 'https' : 'http';
-    const activeAttributes = { 'http.request.method': method, 'url.scheme': scheme };
+    const activeAttributes = cache.get(`${method} ${scheme}`, () => ({
+      'http.request.method': method,
+      'url.scheme': scheme,
+    }));
     activeRequests.add(1, activeAttributes);
 
     const outer = existingServerSpan();
-    const parent = outer
-      ? context.active()
-      : propagator.extract(context.active(), c.req.raw.headers, headerGetter);
+    const requestHeaders = c.req.raw.headers;
+    const carriesContext = requestHeaders.has('traceparent') || requestHeaders.has('baggage');
+    const parent =
+      outer || !carriesContext
+        ? context.active()
+        : propagator.extract(context.active(), requestHeaders, headerGetter);
     const span =
-      outer ??
-      tracer.startSpan(
-        method,
-        { kind: SpanKind.SERVER, attributes: { ...activeAttributes, 'url.path': c.req.path } },
-        parent,
-      );
+      outer ?? tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: activeAttributes }, parent);
     // Our own route index: if it is still the current one afterwards, no route answered.
     const ownRouteIndex = c.req.routeIndex;
     let thrown: unknown;
@@ -108,26 +130,33 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
               ? String(status)
               : undefined;
 
-      const attributes: Record<string, string | number> = {
-        'http.request.method': method,
-        'url.scheme': scheme,
-        'http.response.status_code': status,
-      };
-      if (route !== undefined) attributes['http.route'] = route;
-      if (errorType !== undefined) attributes['error.type'] = errorType;
+      const attributes = cache.get(`${method} ${scheme} ${status} ${route ?? ''} ${errorType ?? ''}`, () => {
+        const built: Record<string, string | number> = {
+          'http.request.method': method,
+          'url.scheme': scheme,
+          'http.response.status_code': status,
+        };
+        if (route !== undefined) built['http.route'] = route;
+        if (errorType !== undefined) built['error.type'] = errorType;
+        return built;
+      });
 
-      span.setAttributes(attributes);
-      span.updateName(route === undefined ? method : `${method} ${route}`);
-      if (failure instanceof Error) span.recordException(failure);
-      if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
-      const spanContext = span.spanContext();
-      try {
-        c.res.headers.set(
-          'traceresponse',
-          `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`,
-        );
-      } catch {
-        // A handler returned a response with immutable headers (e.g. a proxied fetch): no header, no harm.
+      // An unsampled request gets a non-recording span: nothing to annotate, nothing to answer.
+      if (span.isRecording()) {
+        span.setAttributes(attributes);
+        if (!outer) span.setAttribute('url.path', c.req.path);
+        span.updateName(route === undefined ? method : `${method} ${route}`);
+        if (failure instanceof Error) span.recordException(failure);
+        if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+        const spanContext = span.spanContext();
+        try {
+          c.res.headers.set(
+            'traceresponse',
+            `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`,
+          );
+        } catch {
+          // A handler returned a response with immutable headers (e.g. a proxied fetch): no header, no harm.
+        }
       }
       if (!outer) span.end();
 

@@ -172,10 +172,13 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     readers: [...metricReaders(config, logger), ...(options.metricReaders ?? [])],
   });
   const spans = spanProcessors(config, logger);
+  const allSpanProcessors = [...spans.processors, ...(options.spanProcessors ?? [])];
   const tracerProvider = new TracerProvider({
     resource,
-    sampler: sampler(config.sampler, config.samplerRatio),
-    spanProcessors: [...spans.processors, ...(options.spanProcessors ?? [])],
+    // With nowhere to send spans (OTEL_TRACES_EXPORTER=none), recording them is pure cost.
+    sampler:
+      allSpanProcessors.length === 0 ? new AlwaysOffSampler() : sampler(config.sampler, config.samplerRatio),
+    spanProcessors: allSpanProcessors,
   });
 
   const warn = throttledWarn(logger);

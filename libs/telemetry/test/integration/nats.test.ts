@@ -148,7 +148,9 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
     const { telemetry, spans } = testTelemetry();
     const messaging = new NatsInstrumentation(telemetry, { consumerContext: 'link' });
     const done = Promise.withResolvers<undefined>();
-    const subscription = messaging.subscribe(nc, 'batch.in', () => done.resolve(undefined), { onError: done.reject });
+    const subscription = messaging.subscribe(nc, 'batch.in', () => done.resolve(undefined), {
+      onError: done.reject,
+    });
     await nc.flush();
     await messaging.publish(nc, 'batch.in', 'x');
     await done.promise;

@@ -1,0 +1,59 @@
+/**
+ * One variant of the hello-world service for the HTTP overhead benchmark (run.ts starts it).
+ * BENCH_VARIANT picks the instrumentation; the OTEL_* environment does the rest.
+ */
+import { serve } from '@hono/node-server';
+import { httpInstrumentationMiddleware } from '@hono/otel';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
+import { initTelemetry } from '../../libs/telemetry/src/telemetry.ts';
+import type { Variant } from './variants.ts';
+
+export const variants = [
+  'bare',
+  'metrics-only',
+  'traces-10pct',
+  'traces-100pct',
+  'hono-otel-100pct',
+] as const;
+export type Variant = (typeof variants)[number];
+
+const variant = process.env.BENCH_VARIANT as Variant;
+const app = new Hono();
+
+if (variant !== 'bare') {
+  const telemetry = initTelemetry({
+    serviceName: `bench-${variant}`,
+    serviceVersion: '0.0.0',
+    handleSignals: false,
+  });
+  // @hono/otel reports through the global providers that initTelemetry registered.
+  const middleware: MiddlewareHandler =
+    variant === 'hono-otel-100pct' ? httpInstrumentationMiddleware() : httpInstrumentation(telemetry);
+  app.use(middleware);
+  process.once('SIGTERM', () => {
+    void telemetry.shutdown().then(() => {
+      const { droppedSpans } = telemetry.spanExportStats();
+      process.stdout.write(`${JSON.stringify({ droppedSpans })}\n`);
+      process.exit(0);
+    });
+  });
+} else {
+  process.once('SIGTERM', () => {
+    process.stdout.write(`${JSON.stringify({ droppedSpans: 0 })}\n`);
+    process.exit(0);
+  });
+}
+
+app.get('/hello/:name', (c) => c.text(`hello ${c.req.param('name')}`));
+
+const server = serve(
+  { fetch: app.fetch, hostname: '127.0.0.1', port: Number(process.env.BENCH_PORT) },
+  () => {
+    process.stdout.write('ready\n');
+  },
+);
+server.on('error', (error: Error) => {
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+});
