@@ -140,13 +140,13 @@ With 100% sampling, this library adds ${ratio}× the CPU per request that \`@hon
 and exporters; @hono/otel records fewer attributes and no traceresponse header).
 `;
 const docs = join(repoRoot, 'docs/benchmarks.md');
-let existing = '';
-try {
-  existing = readFileSync(docs, 'utf8');
-} catch {
-  existing =
-    '# Benchmarks\n\nEvery figure here comes from a script under `bench/`; each section says how to reproduce it.\n';
-}
+const existing = (() => {
+  try {
+    return readFileSync(docs, 'utf8');
+  } catch {
+    return '# Benchmarks\n\nEvery figure here comes from a script under `bench/`; each section says how to reproduce it.\n';
+  }
+})();
 const marker = '## HTTP overhead of libs/telemetry';
 const before = existing.includes(marker)
   ? existing.slice(0, existing.indexOf(marker))

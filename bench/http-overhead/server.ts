@@ -9,15 +9,6 @@ import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
 import { initTelemetry } from '../../libs/telemetry/src/telemetry.ts';
 import type { Variant } from './variants.ts';
 
-export const variants = [
-  'bare',
-  'metrics-only',
-  'traces-10pct',
-  'traces-100pct',
-  'hono-otel-100pct',
-] as const;
-export type Variant = (typeof variants)[number];
-
 const variant = process.env.BENCH_VARIANT as Variant;
 const app = new Hono();
 

@@ -124,7 +124,7 @@ describe('OTEL_SDK_DISABLED', () => {
   });
 });
 
-/** An exporter that fails while `down` is true, as a collector that is away. */
+/** An exporter that fails while `down` is true, as when the OTLP endpoint is unreachable. */
 class FlakyExporter implements SpanExporter {
   down = true;
   delivered: ReadableSpan[] = [];
@@ -139,11 +139,11 @@ class FlakyExporter implements SpanExporter {
   shutdown = () => Promise.resolve();
 }
 
-const fakeSpans = (n: number) =>
+const sampleSpans = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ name: `s${i}` }) as unknown as ReadableSpan);
 
 describe('span export retries', () => {
-  it('keep spans while the collector is away and deliver them when it is back', async () => {
+  it('keep spans while the endpoint is unreachable and deliver them when it is back', async () => {
     const inner = new FlakyExporter();
     const warnings: string[] = [];
     const exporter = new RetryingSpanExporter(inner, {
@@ -151,8 +151,8 @@ describe('span export retries', () => {
       warn: (m) => warnings.push(m),
     });
     const results: ExportResultCode[] = [];
-    exporter.export(fakeSpans(10), (r) => results.push(r.code));
-    exporter.export(fakeSpans(5), (r) => results.push(r.code));
+    exporter.export(sampleSpans(10), (r) => results.push(r.code));
+    exporter.export(sampleSpans(5), (r) => results.push(r.code));
     assert.deepEqual(
       results,
       [ExportResultCode.SUCCESS, ExportResultCode.SUCCESS],
@@ -172,7 +172,7 @@ describe('span export retries', () => {
       maxBufferedSpans: 20,
       warn: () => undefined,
     });
-    for (let i = 0; i < 5; i += 1) exporter.export(fakeSpans(10), () => undefined);
+    for (let i = 0; i < 5; i += 1) exporter.export(sampleSpans(10), () => undefined);
     assert.deepEqual(exporter.stats(), { bufferedSpans: 20, droppedSpans: 30, retriedSpans: 0 });
   });
 });
