@@ -11,7 +11,9 @@
  */
 import {
   type Context,
+  type Counter,
   context,
+  type Histogram,
   type Link,
   type Span,
   SpanKind,
@@ -75,6 +77,33 @@ const durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 function errorType(error: unknown): string {
   return error instanceof Error ? error.name : 'Error';
+}
+
+/**
+ * Runs `work` with `span` active; on failure records the exception and `error.type`; then ends
+ * the span and counts and times the operation. The error is rethrown for the caller to handle.
+ */
+async function observe<R>(
+  span: Span,
+  parent: Context,
+  attributes: Record<string, string>,
+  counter: Counter,
+  duration: Histogram,
+  work: () => R | Promise<R>,
+): Promise<R> {
+  const startedAt = performance.now();
+  try {
+    return await context.with(trace.setSpan(parent, span), work);
+  } catch (error) {
+    attributes['error.type'] = errorType(error);
+    if (error instanceof Error) span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    throw error;
+  } finally {
+    span.end();
+    counter.add(1, attributes);
+    duration.record((performance.now() - startedAt) / 1000, attributes);
+  }
 }
 
 export class NatsInstrumentation {
@@ -144,19 +173,9 @@ export class NatsInstrumentation {
       'messaging.operation.name': operation,
       'messaging.destination.name': destination,
     };
-    const startedAt = performance.now();
-    try {
-      return await context.with(trace.setSpan(context.active(), span), () => send(headers));
-    } catch (error) {
-      attributes['error.type'] = errorType(error);
-      if (error instanceof Error) span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-      this.#sent.add(1, attributes);
-      this.#operationDuration.record((performance.now() - startedAt) / 1000, attributes);
-    }
+    return observe(span, context.active(), attributes, this.#sent, this.#operationDuration, () =>
+      send(headers),
+    );
   }
 
   /** Core NATS publish with trace context. Resolves once the message is handed to the client. */
@@ -242,19 +261,9 @@ export class NatsInstrumentation {
       'messaging.system': 'nats',
       'messaging.destination.name': destination,
     };
-    const startedAt = performance.now();
-    try {
-      return await context.with(trace.setSpan(parent, span), () => handler(message, span));
-    } catch (error) {
-      attributes['error.type'] = errorType(error);
-      if (error instanceof Error) span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-      this.#consumed.add(1, attributes);
-      this.#processDuration.record((performance.now() - startedAt) / 1000, attributes);
-    }
+    return observe(span, parent, attributes, this.#consumed, this.#processDuration, () =>
+      handler(message, span),
+    );
   }
 
   /**
