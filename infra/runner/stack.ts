@@ -136,9 +136,17 @@ export async function stopStack(settings: StackSettings = readSettings()): Promi
     await Promise.all(
       wave.map(async (name) => {
         const outcome = await table.stop(name);
-        const title = components.get(name)?.title ?? name;
+        const component = components.get(name);
+        const title = component?.title ?? name;
+        if (outcome === 'not running') return;
         if (outcome === 'killed') log.warn(`${title} did not stop in time and was killed`);
-        else if (outcome === 'stopped') log.done(`${title} stopped`);
+        // The kernel may release a listening socket a moment after the process is gone; a
+        // start right after stop must find the ports free.
+        const deadline = Date.now() + 5_000;
+        for (const portName of component?.ports ?? []) {
+          while (!(await isPortFree(ports[portName])) && Date.now() < deadline) await sleep(50);
+        }
+        if (outcome === 'stopped') log.done(`${title} stopped`);
       }),
     );
   }
