@@ -5,7 +5,7 @@
  *   app.use(httpInstrumentation(telemetry))
  */
 import { context, type Span, SpanKind, SpanStatusCode, type TextMapGetter, trace } from '@opentelemetry/api';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { Telemetry } from './telemetry.ts';
 
@@ -27,10 +27,28 @@ export const httpDurationBuckets = [
 ];
 const bodySizeBuckets = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
-const headerGetter: TextMapGetter<Headers> = {
-  keys: (headers) => [...headers.keys()],
-  get: (headers, key) => headers.get(key) ?? undefined,
+type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+const headerGetter: TextMapGetter<Headers | IncomingHeaders> = {
+  keys: (headers) => (headers instanceof Headers ? [...headers.keys()] : Object.keys(headers)),
+  get: (headers, key) => header(headers, key),
 };
+
+/**
+ * The request headers as cheaply as the runtime allows. Behind @hono/node-server, Node has
+ * already parsed them into `env.incoming.headers`, while `c.req.raw.headers` would build a
+ * fetch Headers object on every request: the largest single cost of this middleware.
+ */
+function requestHeaders(c: Context): Headers | IncomingHeaders {
+  const incoming = (c.env as { incoming?: { headers?: IncomingHeaders } } | undefined)?.incoming?.headers;
+  return incoming ?? c.req.raw.headers;
+}
+
+function header(headers: Headers | IncomingHeaders, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
 
 /** A span that some other instrumentation (e.g. of node:http) already opened for this request. */
 function existingServerSpan(): Span | undefined {
@@ -38,9 +56,9 @@ function existingServerSpan(): Span | undefined {
   return span && (span as Partial<{ kind: SpanKind }>).kind === SpanKind.SERVER ? span : undefined;
 }
 
-function contentLength(headers: Headers): number | undefined {
-  const value = headers.get('content-length');
-  if (value === null) return undefined;
+function contentLength(headers: Headers | IncomingHeaders): number | undefined {
+  const value = header(headers, 'content-length');
+  if (value === undefined) return undefined;
   const length = Number(value);
   return Number.isFinite(length) ? length : undefined;
 }
@@ -101,12 +119,13 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
     activeRequests.add(1, activeAttributes);
 
     const outer = existingServerSpan();
-    const requestHeaders = c.req.raw.headers;
-    const carriesContext = requestHeaders.has('traceparent') || requestHeaders.has('baggage');
+    const headers = requestHeaders(c);
+    const carriesContext =
+      header(headers, 'traceparent') !== undefined || header(headers, 'baggage') !== undefined;
     const parent =
       outer || !carriesContext
         ? context.active()
-        : propagator.extract(context.active(), requestHeaders, headerGetter);
+        : propagator.extract(context.active(), headers, headerGetter);
     const span =
       outer ?? tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: activeAttributes }, parent);
     // Our own route index: if it is still the current one afterwards, no route answered.
@@ -161,7 +180,7 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
       if (!outer) span.end();
 
       duration.record((performance.now() - startedAt) / 1000, attributes);
-      const requestSize = contentLength(c.req.raw.headers);
+      const requestSize = contentLength(headers);
       if (requestSize !== undefined) requestBodySize.record(requestSize, attributes);
       const responseSize = contentLength(c.res.headers);
       if (responseSize !== undefined) responseBodySize.record(responseSize, attributes);
