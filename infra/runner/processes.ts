@@ -23,12 +23,21 @@ interface PidRecord {
   command: string;
 }
 
+/** True while `pid` is a live process; a zombie has exited and only waits to be reaped. */
+export async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Field 3 is the state, after the parenthesised command name (which may contain spaces).
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 /** True while `pid` is a live process running `command` (a zombie or a reused pid is not). */
 async function isOurs(record: PidRecord): Promise<boolean> {
   try {
-    const stat = await readFile(`/proc/${record.pid}/stat`, 'utf8');
-    // Field 3 is the state, after the parenthesised command name (which may contain spaces).
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
+    if (!(await isAlive(record.pid))) return false;
     const cmdline = await readFile(`/proc/${record.pid}/cmdline`, 'utf8');
     return cmdline.split('\0')[0] === record.command;
   } catch {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statePaths } from '../../infra/runner/paths.ts';
-import { isPortFree } from '../../infra/runner/processes.ts';
+import { isAlive, isPortFree } from '../../infra/runner/processes.ts';
 import { ports } from '../../infra/runner/ports.ts';
 
 /**
@@ -24,12 +24,7 @@ export async function livePids(): Promise<number[]> {
       return record.pid;
     }),
   );
-  const alive = await Promise.all(
-    pids.map(async (pid) => {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-      return stat !== '' && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-    }),
-  );
+  const alive = await Promise.all(pids.map((pid) => isAlive(pid)));
   return pids.filter((_, i) => alive[i]);
 }
 
