@@ -80,6 +80,27 @@ export const pipelineMetrics = {
     description: 'Malformed or unprocessable messages moved to the dead-letter subject',
     attributes: ['destination', 'reason'],
   }),
+  // messages_redelivered_total
+  messagesRedelivered: counter({
+    name: 'messages.redelivered',
+    unit: '{message}',
+    description: 'JetStream messages received again after a missed or negative acknowledgement',
+    attributes: ['destination'],
+  }),
+  // jetstream_consumer_pending
+  jetstreamConsumerPending: gauge({
+    name: 'jetstream.consumer.pending',
+    unit: '{message}',
+    description: 'Messages in the stream not yet delivered to the consumer',
+    attributes: ['stream', 'consumer'],
+  }),
+  // jetstream_consumer_ack_pending
+  jetstreamConsumerAckPending: gauge({
+    name: 'jetstream.consumer.ack_pending',
+    unit: '{message}',
+    description: 'Messages delivered to the consumer and not yet acknowledged',
+    attributes: ['stream', 'consumer'],
+  }),
 } as const;
 
 /** Seed 000: the signal generator and its publishing (Kafka in the seed, NATS here). */
@@ -474,7 +495,10 @@ export const operationsMetrics = {
   }),
 } as const;
 
-/** Seed 001 and 003: key-value storage and databases (Redis in the seeds, NATS KV here). */
+/**
+ * Seed 001 and 003: key-value storage and databases. The platform's only database is NATS
+ * key-value (Redis and SQL in the seeds), so seed 001's database query metrics are these.
+ */
 export const storageMetrics = {
   // kv_operations_total (seed 001's redis_operations_total)
   kvOperations: counter({
@@ -507,23 +531,6 @@ export const storageMetrics = {
     description: 'Cache lookups by cache and result (hit, miss)',
     attributes: ['cache', 'result'],
   }),
-  // database_queries_total (seed 001)
-  databaseQueries: counter({
-    name: 'database.queries',
-    unit: '{query}',
-    description: 'Database queries by operation, table and outcome',
-    attributes: ['operation', 'table', 'status'],
-  }),
-  // database_query_duration_seconds (seed 001)
-  databaseQueryDuration: histogram(
-    {
-      name: 'database.query.duration',
-      unit: 's',
-      description: 'Time of a database query',
-      attributes: ['operation', 'table'],
-    },
-    buckets.database,
-  ),
 } as const;
 
 export const catalog = {

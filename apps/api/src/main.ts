@@ -1,0 +1,58 @@
+/**
+ * api: the platform's JSON REST interface (pipelines, executions, bots, portfolio), state in
+ * NATS key-value buckets, manual executions onto the work queue. Also reports the bots by
+ * status and their P&L, from a watch on the bots bucket.
+ */
+import {
+  botStatuses,
+  followMarket,
+  mirror,
+  openBots,
+  openExecutionQueue,
+  openPipelines,
+  openPortfolio,
+  runService,
+} from '@tradeobs/platform';
+import { openApiDocument } from './openapi.ts';
+import { botRoutes } from './routes/bots.ts';
+import { executionRoutes } from './routes/executions.ts';
+import { pipelineRoutes } from './routes/pipelines.ts';
+import { portfolioRoutes } from './routes/portfolio.ts';
+
+runService({
+  name: 'api',
+  version: '0.1.0',
+  defaultPort: 8000,
+  async setup(context) {
+    const { telemetry, stopping } = context;
+    const { metrics, logger } = telemetry;
+    const [queue, pipelines, bots, portfolio] = await Promise.all([
+      openExecutionQueue(context),
+      openPipelines(context),
+      openBots(context),
+      openPortfolio(context),
+    ]);
+    const botMirror = mirror(bots, logger, stopping, (entries) => {
+      const counts = Object.fromEntries(botStatuses.map((status) => [status, 0]));
+      for (const bot of entries.values()) {
+        counts[bot.status] = (counts[bot.status] ?? 0) + 1;
+        metrics.tradingBotPnl.record(bot.realizedPnlUsd, { bot_id: bot.id, symbol: bot.symbol });
+      }
+      for (const [status, count] of Object.entries(counts))
+        metrics.tradingBotsActive.record(count, { status });
+    });
+    await botMirror.loaded;
+    const market = followMarket(context);
+    const document = openApiDocument();
+
+    return {
+      routes(app) {
+        app.get('/openapi.json', (c) => c.json(document));
+        app.route('/pipelines', pipelineRoutes(pipelines, queue, logger));
+        app.route('/executions', executionRoutes(queue, logger));
+        app.route('/bots', botRoutes(bots, pipelines, logger));
+        app.route('/portfolio', portfolioRoutes(portfolio, market));
+      },
+    };
+  },
+});

@@ -1,0 +1,94 @@
+/** Bots: create, list, get, and the lifecycle start → pause → start … → stop (final). */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  type Bot,
+  BotInput,
+  type BotStatus,
+  type BotStore,
+  IdParam,
+  notFound,
+  type PipelineStore,
+  validate,
+} from '@tradeobs/platform';
+import type { Logger } from '@tradeobs/telemetry';
+import { Hono } from 'hono';
+
+type Action = 'start' | 'pause' | 'stop';
+
+/** Which statuses each action may leave from, and where it leads. */
+const transitions: Record<Action, { from: readonly BotStatus[]; to: BotStatus }> = {
+  start: { from: ['created', 'paused'], to: 'running' },
+  pause: { from: ['running'], to: 'paused' },
+  stop: { from: ['created', 'running', 'paused'], to: 'stopped' },
+};
+
+export function botRoutes(bots: BotStore, pipelines: PipelineStore, logger: Logger): Hono {
+  const app = new Hono();
+
+  app.post('/', validate('json', BotInput), async (c) => {
+    const input = c.req.valid('json');
+    const pipeline = await pipelines.get(input.pipelineId);
+    if (!pipeline) {
+      throw new ApiError(400, 'validation_failed', 'invalid body', [
+        { field: 'body.pipelineId', rule: 'exists', message: `pipeline ${input.pipelineId} does not exist` },
+      ]);
+    }
+    if (!pipeline.value.symbols.includes(input.symbol)) {
+      throw new ApiError(400, 'validation_failed', 'invalid body', [
+        {
+          field: 'body.symbol',
+          rule: 'traded_by_pipeline',
+          message: `pipeline ${input.pipelineId} does not trade ${input.symbol}`,
+        },
+      ]);
+    }
+    const now = new Date().toISOString();
+    const bot: Bot = {
+      ...input,
+      id: randomUUID(),
+      status: 'created',
+      trades: 0,
+      realizedPnlUsd: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await bots.create(bot.id, bot);
+    return c.json(bot, 201);
+  });
+
+  app.get('/', async (c) => {
+    const items = await bots.list((error) => logger.error('corrupt bot entry', { error }));
+    return c.json({
+      items: items.sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+      total: items.length,
+    });
+  });
+
+  app.get('/:id', validate('param', IdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const stored = await bots.get(id);
+    if (!stored) throw notFound('bot', id);
+    return c.json(stored.value);
+  });
+
+  for (const action of Object.keys(transitions) as Action[]) {
+    app.post(`/:id/${action}`, validate('param', IdParam), async (c) => {
+      const { id } = c.req.valid('param');
+      const { from, to } = transitions[action];
+      let refused: BotStatus | undefined;
+      const updated = await bots.modify(id, (bot) => {
+        if (!bot) return undefined;
+        if (!from.includes(bot.status)) {
+          refused = bot.status;
+          return undefined;
+        }
+        return { ...bot, status: to, updatedAt: new Date().toISOString() };
+      });
+      if (!updated) throw notFound('bot', id);
+      if (refused) throw new ApiError(409, 'invalid_transition', `cannot ${action} a bot that is ${refused}`);
+      return c.json(updated);
+    });
+  }
+  return app;
+}

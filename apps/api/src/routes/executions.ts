@@ -1,0 +1,34 @@
+/** Executions: list (newest first, filtered) and get. Triggering is under /pipelines/:id/executions. */
+import { type ExecutionQueue, executionStatuses, IdParam, notFound, validate } from '@tradeobs/platform';
+import type { Logger } from '@tradeobs/telemetry';
+import { Hono } from 'hono';
+import { z } from 'zod';
+
+export const ExecutionListQuery = z
+  .object({
+    pipelineId: IdParam.shape.id.optional(),
+    status: z.enum(executionStatuses).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
+export function executionRoutes(queue: ExecutionQueue, logger: Logger): Hono {
+  const app = new Hono();
+  app.get('/', validate('query', ExecutionListQuery), async (c) => {
+    const query = c.req.valid('query');
+    const all = await queue.executions.list((error) => logger.error('corrupt execution entry', { error }));
+    const items = all
+      .filter((e) => (query.pipelineId ? e.pipelineId === query.pipelineId : true))
+      .filter((e) => (query.status ? e.status === query.status : true))
+      .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt))
+      .slice(0, query.limit);
+    return c.json({ items, total: all.length });
+  });
+  app.get('/:id', validate('param', IdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    const stored = await queue.executions.get(id);
+    if (!stored) throw notFound('execution', id);
+    return c.json(stored.value);
+  });
+  return app;
+}

@@ -1,0 +1,110 @@
+/** Pipelines: create, list, get, replace, update, delete, and trigger an execution by hand. */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  type ExecutionQueue,
+  IdParam,
+  notFound,
+  type Pipeline,
+  PipelineInput,
+  type PipelineStore,
+  PipelineUpdate,
+  strategies,
+  validate,
+} from '@tradeobs/platform';
+import type { Logger } from '@tradeobs/telemetry';
+import { Hono } from 'hono';
+import { z } from 'zod';
+
+export const PipelineListQuery = z
+  .object({
+    strategy: z.enum(strategies).optional(),
+    enabled: z.enum(['true', 'false']).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+/** The fields of a partial update that were given. */
+function defined<T extends object>(update: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(update).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
+}
+
+export function pipelineRoutes(pipelines: PipelineStore, queue: ExecutionQueue, logger: Logger): Hono {
+  const app = new Hono();
+  const onCorrupt = (error: Error) => logger.error('corrupt pipeline entry', { error });
+  const existing = async (id: string) => {
+    const stored = await pipelines.get(id);
+    if (!stored) throw notFound('pipeline', id);
+    return stored;
+  };
+
+  app.post('/', validate('json', PipelineInput), async (c) => {
+    const now = new Date().toISOString();
+    const pipeline: Pipeline = { ...c.req.valid('json'), id: randomUUID(), createdAt: now, updatedAt: now };
+    await pipelines.create(pipeline.id, pipeline);
+    return c.json(pipeline, 201);
+  });
+
+  app.get('/', validate('query', PipelineListQuery), async (c) => {
+    const query = c.req.valid('query');
+    const all = await pipelines.list(onCorrupt);
+    const selected = all
+      .filter((p) => (query.strategy ? p.strategy === query.strategy : true))
+      .filter((p) => (query.enabled ? String(p.enabled) === query.enabled : true))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .slice(0, query.limit);
+    return c.json({ items: selected, total: all.length });
+  });
+
+  app.get('/:id', validate('param', IdParam), async (c) =>
+    c.json((await existing(c.req.valid('param').id)).value),
+  );
+
+  const replace = async (id: string, change: (current: Pipeline) => Pipeline) => {
+    const current = await existing(id);
+    const next = {
+      ...change(current.value),
+      id,
+      createdAt: current.value.createdAt,
+      updatedAt: new Date().toISOString(),
+    };
+    await pipelines.update(id, next, current.revision);
+    return next;
+  };
+  app.put('/:id', validate('param', IdParam), validate('json', PipelineInput), async (c) =>
+    c.json(await replace(c.req.valid('param').id, (current) => ({ ...current, ...c.req.valid('json') }))),
+  );
+  app.patch('/:id', validate('param', IdParam), validate('json', PipelineUpdate), async (c) => {
+    const update = c.req.valid('json');
+    return c.json(
+      await replace(c.req.valid('param').id, (current) => ({
+        ...current,
+        ...defined(update),
+        signalFilter: { ...current.signalFilter, ...defined(update.signalFilter ?? {}) },
+        riskLimits: { ...current.riskLimits, ...defined(update.riskLimits ?? {}) },
+      })),
+    );
+  });
+
+  app.delete('/:id', validate('param', IdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    await existing(id);
+    await pipelines.delete(id);
+    return c.body(null, 204);
+  });
+
+  app.post('/:id/executions', validate('param', IdParam), async (c) => {
+    const { value: pipeline } = await existing(c.req.valid('param').id);
+    if (!pipeline.enabled)
+      throw new ApiError(409, 'pipeline_disabled', `pipeline ${pipeline.id} is disabled`);
+    const result = await queue.enqueue(pipeline, { mode: 'manual', executionId: randomUUID() });
+    if (result.outcome !== 'enqueued') {
+      throw new ApiError(409, 'pipeline_running', `pipeline ${pipeline.id} is already running an execution`);
+    }
+    return c.json(result.execution, 202);
+  });
+
+  return app;
+}

@@ -1,0 +1,92 @@
+/**
+ * trigger-dispatcher: reads signals from the SIGNALS stream in batches, matches each to the
+ * pipelines it triggers (from a cache of the `pipelines` bucket kept current by a watch) and
+ * puts execution requests on the work queue, skipping pipelines that are already running.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
+import {
+  consumers,
+  handleMessage,
+  mirror,
+  openExecutionQueue,
+  openPipelines,
+  reportConsumerBacklog,
+  runService,
+  Signal,
+} from '@tradeobs/platform';
+import { accepts, PipelineIndex } from './matching.ts';
+
+runService({
+  name: 'trigger-dispatcher',
+  version: '0.1.0',
+  defaultPort: 8004,
+  async setup(context, settings) {
+    const batchSize = settings.number('DISPATCH_BATCH_SIZE', 50, { min: 1, max: 1000, integer: true });
+    const batchWaitMillis = settings.number('DISPATCH_BATCH_WAIT_MS', 1000, {
+      min: 10,
+      max: 60_000,
+      integer: true,
+    });
+    settings.check();
+    const { telemetry, js, stopping } = context;
+    const { metrics, logger } = telemetry;
+    const [queue, pipelines] = await Promise.all([openExecutionQueue(context), openPipelines(context)]);
+    const index = new PipelineIndex();
+    const cache = mirror(pipelines, logger, stopping, (entries) => {
+      index.rebuild(entries.values());
+      metrics.pipelineCacheSize.record(entries.size);
+    });
+    await cache.loaded;
+    metrics.pipelineCacheSize.record(cache.size);
+    reportConsumerBacklog(context, consumers.dispatcher);
+
+    const dispatch = async (signal: Signal) => {
+      metrics.signalsConsumed.add(1);
+      const candidates = index.candidates(signal.symbol);
+      metrics.cacheLookups.add(1, { cache: 'pipelines', result: candidates ? 'hit' : 'miss' });
+      for (const pipeline of candidates ?? []) {
+        if (!accepts(pipeline, signal)) continue;
+        metrics.pipelinesMatched.add(1, { signal_type: signal.type });
+        // Derived from the signal, so a redelivered signal cannot queue the same work twice.
+        const executionId = `sig-${signal.id}-${pipeline.id}`.slice(0, 64);
+        const result = await queue.enqueue(pipeline, { mode: 'signal', executionId, signal });
+        if (result.outcome === 'running') metrics.pipelinesSkippedRunning.add(1);
+      }
+    };
+
+    const consumer = await js.consumers.get(
+      consumers.dispatcher.stream,
+      consumers.dispatcher.config.durable_name,
+    );
+    let healthy = true;
+    const loop = (async () => {
+      while (!stopping.aborted) {
+        try {
+          const batch: JsMsg[] = [];
+          for await (const message of await consumer.fetch({
+            max_messages: batchSize,
+            expires: batchWaitMillis,
+          })) {
+            batch.push(message);
+          }
+          healthy = true;
+          if (batch.length === 0) continue;
+          const startedAt = performance.now();
+          for (const message of batch) {
+            await handleMessage(context, message, { schema: Signal, source: 'signals', handle: dispatch });
+          }
+          metrics.batchSize.record(batch.length);
+          metrics.batchProcessingDuration.record((performance.now() - startedAt) / 1000);
+        } catch (error) {
+          healthy = false;
+          logger.warn('fetching signals failed; retrying', { error });
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+    })();
+    return {
+      readiness: () => ({ consumer: healthy, pipelineCache: true }),
+      stop: () => loop,
+    };
+  },
+});

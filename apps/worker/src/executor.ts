@@ -1,0 +1,318 @@
+/**
+ * Runs one pipeline execution: claim it (exactly once, however often the request is
+ * delivered), decide, check risk, place orders, update the portfolio and bots, record the
+ * outcome, release the pipeline. Every step is a span under the request's CONSUMER span.
+ */
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import {
+  applyFill,
+  emptyPortfolio,
+  type Prices,
+  revalue,
+  type Bot,
+  type BotStore,
+  type Execution,
+  type ExecutionQueue,
+  type ExecutionRequest,
+  type ExecutionStatus,
+  evaluate,
+  type Fill,
+  isRevisionConflict,
+  type Mirror,
+  type Pipeline,
+  type PipelineStore,
+  type PortfolioStore,
+  portfolioKey,
+  type PriceHistory,
+  type SignalType,
+  type TradingSymbol,
+} from '@tradeobs/platform';
+import type { Telemetry } from '@tradeobs/telemetry';
+import { breachedLimits, sizeOrder } from './risk.ts';
+import { placeOrder, type VenueOptions } from './venue.ts';
+
+export interface ExecutorDeps {
+  telemetry: Telemetry;
+  queue: ExecutionQueue;
+  pipelines: PipelineStore;
+  portfolio: PortfolioStore;
+  bots: BotStore;
+  botMirror: Mirror<Bot>;
+  market: PriceHistory;
+  venue: VenueOptions;
+}
+
+interface Intent {
+  symbol: TradingSymbol;
+  side: SignalType;
+  confidence: number;
+  price: number;
+}
+
+function span<R>(tracer: Tracer, name: string, work: () => Promise<R>): Promise<R> {
+  return tracer.startActiveSpan(name, async (active) => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof Error) active.recordException(error);
+      active.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      active.end();
+    }
+  });
+}
+
+export function latestPrices(market: PriceHistory, symbols: readonly TradingSymbol[]): Prices {
+  const prices: Prices = {};
+  for (const symbol of symbols) {
+    const price = market.latest(symbol);
+    if (price !== undefined) prices[symbol] = price;
+  }
+  return prices;
+}
+
+export class Executor {
+  readonly #deps: ExecutorDeps;
+
+  constructor(deps: ExecutorDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Claims the execution by moving it from queued to running with a compare-and-set. A
+   * request seen again after it finished is a duplicate and does nothing; one found running on
+   * a redelivery was interrupted mid-way (its worker died) and is failed rather than re-run, so
+   * no order is ever placed twice.
+   */
+  async #claim(request: ExecutionRequest, delivery: number): Promise<Execution | undefined> {
+    const { queue, telemetry } = this.#deps;
+    const stored = await queue.executions.get(request.executionId);
+    const now = new Date().toISOString();
+    if (!stored) {
+      telemetry.logger.warn('execution record missing; running from the request', {
+        executionId: request.executionId,
+      });
+      const execution: Execution = {
+        id: request.executionId,
+        pipelineId: request.pipelineId,
+        triggerMode: request.triggerMode,
+        status: 'running',
+        requestedAt: request.requestedAt,
+        startedAt: now,
+        fills: [],
+        reasons: [],
+        ...(request.signal ? { signalId: request.signal.id } : {}),
+      };
+      try {
+        await queue.executions.create(execution.id, execution);
+        return execution;
+      } catch (error) {
+        if (isRevisionConflict(error)) return undefined;
+        throw error;
+      }
+    }
+    if (stored.value.status === 'running' && delivery > 1) {
+      await this.#finish(
+        { ...stored.value, status: 'failed', reasons: ['interrupted: the worker stopped mid-run'] },
+        request,
+        performance.now(),
+      );
+      return undefined;
+    }
+    if (stored.value.status !== 'queued') {
+      telemetry.logger.info('duplicate execution request ignored', {
+        executionId: request.executionId,
+        status: stored.value.status,
+      });
+      return undefined;
+    }
+    const running: Execution = { ...stored.value, status: 'running', startedAt: now };
+    try {
+      await queue.executions.update(running.id, running, stored.revision);
+      return running;
+    } catch (error) {
+      if (isRevisionConflict(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async run(request: ExecutionRequest, delivery: number): Promise<void> {
+    const startedAt = performance.now();
+    const execution = await this.#claim(request, delivery);
+    if (!execution) return;
+    let finished: Execution;
+    try {
+      finished = await this.#execute(execution, request);
+    } catch (error) {
+      this.#deps.telemetry.metrics.errors.add(1, {
+        type: error instanceof Error ? error.name : 'Error',
+        component: 'executor',
+      });
+      this.#deps.telemetry.logger.error('execution failed', { executionId: execution.id, error });
+      finished = {
+        ...execution,
+        status: 'failed',
+        reasons: [...execution.reasons, error instanceof Error ? error.message : String(error)],
+      };
+    }
+    await this.#finish(finished, request, startedAt);
+  }
+
+  async #finish(execution: Execution, request: ExecutionRequest, startedAt: number): Promise<void> {
+    const { queue, telemetry } = this.#deps;
+    const { metrics } = telemetry;
+    const done: Execution = { ...execution, finishedAt: new Date().toISOString() };
+    await queue.executions.put(done.id, done);
+    const lock = await queue.locks.get(done.pipelineId);
+    if (lock?.value.executionId === done.id) await queue.locks.delete(done.pipelineId);
+    metrics.pipelineExecutions.add(1, {
+      status: done.status,
+      pipeline_id: done.pipelineId,
+      trigger_mode: done.triggerMode,
+    });
+    metrics.pipelineExecutionDuration.record((performance.now() - startedAt) / 1000, {
+      status: done.status,
+      pipeline_id: done.pipelineId,
+    });
+    if (request.signal) {
+      metrics.tradeExecutionDuration.record((Date.now() - Date.parse(request.signal.generatedAt)) / 1000, {
+        strategy: request.signal.strategy,
+      });
+    }
+    telemetry.logger.info('execution finished', {
+      executionId: done.id,
+      pipelineId: done.pipelineId,
+      status: done.status,
+      fills: done.fills.length,
+    });
+  }
+
+  /** What to trade: the signal's instruction, or the pipeline's strategy on recent prices. */
+  async #decide(pipeline: Pipeline, request: ExecutionRequest, reasons: string[]): Promise<Intent[]> {
+    const { telemetry, market } = this.#deps;
+    const { signal } = request;
+    if (signal) {
+      telemetry.metrics.tradingDecisionDuration.record((Date.now() - Date.parse(signal.generatedAt)) / 1000, {
+        strategy: signal.strategy,
+      });
+      return [
+        {
+          symbol: signal.symbol,
+          side: signal.type,
+          confidence: signal.confidence,
+          price: market.latest(signal.symbol) ?? signal.price,
+        },
+      ];
+    }
+    return span(telemetry.tracer, 'evaluate strategy', () => {
+      const intents: Intent[] = [];
+      for (const symbol of pipeline.symbols) {
+        const prices = market.prices(symbol);
+        const price = prices.at(-1);
+        if (price === undefined) {
+          reasons.push(`no market data for ${symbol}`);
+          continue;
+        }
+        const startedAt = performance.now();
+        const decision = evaluate(pipeline.strategy, prices);
+        telemetry.metrics.strategyEvaluationDuration.record((performance.now() - startedAt) / 1000, {
+          strategy: pipeline.strategy,
+        });
+        if (decision.action === 'hold') reasons.push(`${symbol}: hold`);
+        else intents.push({ symbol, side: decision.action, confidence: decision.confidence, price });
+      }
+      return Promise.resolve(intents);
+    });
+  }
+
+  async #execute(execution: Execution, request: ExecutionRequest): Promise<Execution> {
+    const { pipelines } = this.#deps;
+    const reasons: string[] = [];
+    const pipeline = (await pipelines.get(execution.pipelineId))?.value;
+    if (!pipeline) return { ...execution, status: 'failed', reasons: ['the pipeline was deleted'] };
+    const intents = await this.#decide(pipeline, request, reasons);
+    const fills: Fill[] = [];
+    let rejected = 0;
+    for (const intent of intents) {
+      const fill = await this.#trade(pipeline, intent, reasons);
+      if (fill) fills.push(fill);
+      else rejected += 1;
+    }
+    const status: ExecutionStatus = rejected > 0 && fills.length === 0 ? 'rejected' : 'succeeded';
+    return { ...execution, status, fills, reasons };
+  }
+
+  /** Risk checks, the order and the bookkeeping for one intent; the fill, or undefined if rejected. */
+  async #trade(pipeline: Pipeline, intent: Intent, reasons: string[]): Promise<Fill | undefined> {
+    const { telemetry, portfolio, market, venue } = this.#deps;
+    const { metrics, tracer } = telemetry;
+    const { symbol, side } = intent;
+    const current = (await portfolio.get(portfolioKey))?.value ?? emptyPortfolio(new Date());
+    const order = await span(tracer, 'risk check', () => {
+      const { valuation } = revalue(
+        current,
+        latestPrices(market, Object.keys(current.positions) as TradingSymbol[]),
+        new Date(),
+      );
+      const proposed = sizeOrder(pipeline, current, symbol, side, intent.confidence, intent.price);
+      const breaches = breachedLimits(proposed, pipeline, current, valuation.drawdown);
+      for (const limit of breaches) metrics.riskLimitBreaches.add(1, { limit_type: limit, symbol });
+      return Promise.resolve({ proposed, breaches });
+    });
+    const [firstBreach] = order.breaches;
+    if (firstBreach) {
+      metrics.tradesRejected.add(1, { reason: firstBreach, symbol });
+      reasons.push(`${symbol} ${side}: risk limit ${order.breaches.join(', ')}`);
+      return undefined;
+    }
+    metrics.ordersPlaced.add(1, { symbol, side, order_type: 'market' });
+    const result = await span(tracer, 'place order', () => placeOrder(order.proposed, venue));
+    if (!result.filled) {
+      metrics.tradesRejected.add(1, { reason: result.reason, symbol });
+      reasons.push(`${symbol} ${side}: ${result.reason}`);
+      return undefined;
+    }
+    const { fill } = result;
+    metrics.ordersFilled.add(1, { symbol, side });
+    metrics.orderFillDuration.record(result.latencySeconds, { symbol });
+    metrics.slippage.record(fill.slippageBps, { symbol, side });
+    metrics.tradesExecuted.add(1, { strategy: pipeline.strategy, symbol, side });
+    let realized = 0;
+    await span(tracer, 'update portfolio', () =>
+      portfolio.modify(portfolioKey, (stored) => {
+        const applied = applyFill(stored ?? emptyPortfolio(new Date()), fill, pipeline.strategy);
+        realized = applied.realizedPnlUsd;
+        return applied.portfolio;
+      }),
+    );
+    await this.#creditBots(pipeline, fill, realized);
+    return fill;
+  }
+
+  /** Running bots of the pipeline on the fill's symbol share its trade and realised P&L. */
+  async #creditBots(pipeline: Pipeline, fill: Fill, realizedPnlUsd: number): Promise<void> {
+    const { bots, botMirror, telemetry } = this.#deps;
+    const trading = [...botMirror.values()].filter(
+      (bot) => bot.pipelineId === pipeline.id && bot.symbol === fill.symbol && bot.status === 'running',
+    );
+    for (const bot of trading) {
+      telemetry.metrics.tradingBotTrades.add(1, {
+        bot_id: bot.id,
+        symbol: fill.symbol,
+        side: fill.side,
+        status: 'filled',
+      });
+      await bots.modify(bot.id, (stored) =>
+        stored
+          ? {
+              ...stored,
+              trades: stored.trades + 1,
+              realizedPnlUsd: stored.realizedPnlUsd + realizedPnlUsd / trading.length,
+              updatedAt: new Date().toISOString(),
+            }
+          : undefined,
+      );
+    }
+  }
+}

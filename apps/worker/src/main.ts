@@ -1,0 +1,67 @@
+/**
+ * worker: takes pipeline execution requests from the EXECUTIONS work queue and runs them
+ * (strategy, risk checks, simulated orders, portfolio and bots), one at a time.
+ */
+import {
+  consumers,
+  ExecutionRequest,
+  followMarket,
+  handleMessage,
+  mirror,
+  openBots,
+  openExecutionQueue,
+  openPipelines,
+  openPortfolio,
+  reportConsumerBacklog,
+  runService,
+} from '@tradeobs/platform';
+import { Executor } from './executor.ts';
+import { reportPortfolio } from './reporting.ts';
+
+runService({
+  name: 'worker',
+  version: '0.1.0',
+  defaultPort: 8002,
+  async setup(context, settings) {
+    const venue = {
+      rejectionRate: settings.number('VENUE_REJECTION_RATE', 0.03, { min: 0, max: 1 }),
+      maxSlippageBps: settings.number('VENUE_MAX_SLIPPAGE_BPS', 25, { min: 0, max: 10_000 }),
+    };
+    const dailyPnlGoalUsd = settings.number('GOAL_DAILY_PNL_USD', 2_000, { min: 1, max: 1e9 });
+    settings.check();
+    const { telemetry, js, stopping } = context;
+    const [queue, pipelines, portfolio, bots] = await Promise.all([
+      openExecutionQueue(context),
+      openPipelines(context),
+      openPortfolio(context),
+      openBots(context),
+    ]);
+    const botMirror = mirror(bots, telemetry.logger, stopping);
+    await botMirror.loaded;
+    const market = followMarket(context);
+    const executor = new Executor({ telemetry, queue, pipelines, portfolio, bots, botMirror, market, venue });
+    reportPortfolio(telemetry, portfolio, market, { dailyPnlGoalUsd, intervalMillis: 5_000 }, stopping);
+    reportConsumerBacklog(context, consumers.worker);
+
+    const consumer = await js.consumers.get(consumers.worker.stream, consumers.worker.config.durable_name);
+    const messages = await consumer.consume({ max_messages: 16 });
+    let consuming = true;
+    const loop = (async () => {
+      for await (const message of messages) {
+        await handleMessage(context, message, {
+          schema: ExecutionRequest,
+          source: 'executions',
+          handle: (request) => executor.run(request, message.info.deliveryCount),
+        });
+      }
+      consuming = false;
+    })();
+    return {
+      readiness: () => ({ consumer: consuming }),
+      async stop() {
+        await messages.close();
+        await loop;
+      },
+    };
+  },
+});

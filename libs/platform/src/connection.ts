@@ -1,0 +1,41 @@
+/**
+ * The NATS connection a service lives on: reconnects forever (a NATS restart must never need a
+ * service restart), and every disconnection or error is a log line and a point in
+ * nats.connection.errors.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Telemetry } from '@tradeobs/telemetry';
+
+export async function connectNats(
+  url: string,
+  name: string,
+  telemetry: Pick<Telemetry, 'logger' | 'metrics'>,
+): Promise<NatsConnection> {
+  const { logger, metrics } = telemetry;
+  const nc = await connect({
+    servers: url,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: true,
+  });
+  logger.info('connected to NATS', { server: nc.getServer() });
+  void (async () => {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+        case 'error':
+        case 'staleConnection':
+          metrics.natsConnectionErrors.add(1, { kind: status.type });
+          logger.warn('NATS connection trouble', { kind: status.type, server: nc.getServer() });
+          break;
+        case 'reconnect':
+          logger.info('reconnected to NATS', { server: nc.getServer() });
+          break;
+        default:
+          break;
+      }
+    }
+  })();
+  return nc;
+}

@@ -1,0 +1,73 @@
+/**
+ * Putting a pipeline execution on the work queue, the one way both the api (by hand) and the
+ * trigger dispatcher (on a signal) do it: take the pipeline's running lock, record the
+ * execution as queued, publish the request with its id as the JetStream message id. A pipeline
+ * that is already running is skipped; the worker releases the lock when it finishes.
+ */
+import { z } from 'zod';
+import type { Execution, ExecutionRequest, Pipeline, Signal, TriggerMode } from './domain.ts';
+import { Execution as ExecutionSchema } from './domain.ts';
+import type { ServiceContext } from './service.ts';
+import { isRevisionConflict, openStore, type Store } from './store.ts';
+import { subjects } from './topology.ts';
+
+export const RunningLock = z.object({ executionId: z.string(), lockedAt: z.iso.datetime() });
+
+export interface ExecutionQueue {
+  readonly executions: Store<typeof ExecutionSchema>;
+  readonly locks: Store<typeof RunningLock>;
+  /** Queues an execution, or answers `running` when the pipeline already runs one. */
+  enqueue(
+    pipeline: Pipeline,
+    trigger: { mode: TriggerMode; executionId: string; signal?: Signal },
+  ): Promise<{ outcome: 'enqueued'; execution: Execution } | { outcome: 'running' | 'duplicate' }>;
+}
+
+export async function openExecutionQueue(context: ServiceContext): Promise<ExecutionQueue> {
+  const { nc, js, messaging, telemetry } = context;
+  const executions = await openStore(nc, 'executions', ExecutionSchema, telemetry);
+  const locks = await openStore(nc, 'runningPipelines', RunningLock, telemetry);
+
+  return {
+    executions,
+    locks,
+    async enqueue(pipeline, trigger) {
+      const now = new Date().toISOString();
+      try {
+        await locks.create(pipeline.id, { executionId: trigger.executionId, lockedAt: now });
+      } catch (error) {
+        if (isRevisionConflict(error)) return { outcome: 'running' };
+        throw error;
+      }
+      const execution: Execution = {
+        id: trigger.executionId,
+        pipelineId: pipeline.id,
+        triggerMode: trigger.mode,
+        status: 'queued',
+        requestedAt: now,
+        fills: [],
+        reasons: [],
+        ...(trigger.signal ? { signalId: trigger.signal.id } : {}),
+      };
+      try {
+        await executions.create(execution.id, execution);
+        const request: ExecutionRequest = {
+          executionId: execution.id,
+          pipelineId: pipeline.id,
+          triggerMode: trigger.mode,
+          requestedAt: now,
+          ...(trigger.signal ? { signal: trigger.signal } : {}),
+        };
+        await messaging.jetstreamPublish(js, subjects.executionRequests, JSON.stringify(request), {
+          msgID: execution.id,
+        });
+      } catch (error) {
+        await locks.delete(pipeline.id).catch(() => undefined);
+        if (isRevisionConflict(error)) return { outcome: 'duplicate' };
+        throw error;
+      }
+      telemetry.metrics.pipelinesEnqueued.add(1, { trigger_mode: trigger.mode });
+      return { outcome: 'enqueued', execution };
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Where everything lives on NATS: subjects, streams, consumers and key-value buckets, in one
+ * table. Every service declares the topology at start-up (idempotently), so no service
+ * depends on another having started first.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  type StreamConfig,
+  StorageType,
+  type ConsumerConfig,
+} from '@nats-io/jetstream';
+import type { KvOptions } from '@nats-io/kv';
+
+const seconds = (n: number) => n * 1_000_000_000;
+const minutes = (n: number) => seconds(60 * n);
+
+export const subjects = {
+  /** `signals.<type>.<symbol>`: generated trading signals. */
+  signal: (type: string, symbol: string) => `signals.${type}.${symbol}`,
+  signals: 'signals.*.*',
+  /** `market.ticks.<symbol>`: synthetic market data, core NATS (latest wins, no replay). */
+  tick: (symbol: string) => `market.ticks.${symbol}`,
+  ticks: 'market.ticks.*',
+  /** Work queue of pipeline executions. */
+  executionRequests: 'executions.requests',
+  /** `deadletter.<stream>`: messages no consumer could handle, kept for inspection. */
+  deadLetter: (source: string) => `deadletter.${source}`,
+  deadLetters: 'deadletter.>',
+} as const;
+
+/** Subject templates, so metrics name `signals.*.*` rather than every symbol. */
+export const subjectTemplates = [subjects.signals, subjects.ticks, subjects.deadLetters] as const;
+
+export const streams = {
+  signals: {
+    name: 'SIGNALS',
+    subjects: [subjects.signals],
+    retention: RetentionPolicy.Limits,
+    max_age: minutes(60),
+    storage: StorageType.File,
+    duplicate_window: minutes(2),
+  },
+  executions: {
+    name: 'EXECUTIONS',
+    subjects: [subjects.executionRequests],
+    retention: RetentionPolicy.Workqueue,
+    max_age: minutes(60),
+    storage: StorageType.File,
+    // Publishing with Nats-Msg-Id = execution id makes a repeated request a no-op.
+    duplicate_window: minutes(2),
+  },
+  deadLetters: {
+    name: 'DEADLETTER',
+    subjects: [subjects.deadLetters],
+    retention: RetentionPolicy.Limits,
+    max_age: minutes(7 * 24 * 60),
+    storage: StorageType.File,
+  },
+} as const satisfies Record<string, Partial<StreamConfig> & { name: string }>;
+
+/** How many times a message is delivered before it goes to the dead-letter stream. */
+export const maxDeliveries = 5;
+
+export const consumers = {
+  dispatcher: {
+    stream: streams.signals.name,
+    config: {
+      durable_name: 'trigger-dispatcher',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      ack_wait: seconds(30),
+      max_deliver: maxDeliveries,
+    },
+  },
+  worker: {
+    stream: streams.executions.name,
+    config: {
+      durable_name: 'worker',
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: seconds(30),
+      max_deliver: maxDeliveries,
+    },
+  },
+} as const satisfies Record<string, { stream: string; config: Partial<ConsumerConfig> }>;
+
+export const buckets = {
+  pipelines: { name: 'pipelines', options: { history: 1 } },
+  bots: { name: 'bots', options: { history: 1 } },
+  executions: { name: 'executions', options: { history: 1, ttl: 24 * 3600 * 1000 } },
+  portfolio: { name: 'portfolio', options: { history: 1 } },
+  /** One key per running pipeline; the TTL frees a lock whose worker died. */
+  runningPipelines: { name: 'running-pipelines', options: { history: 1, ttl: 5 * 60 * 1000 } },
+} as const satisfies Record<string, { name: string; options: Partial<KvOptions> }>;
+
+/** Creates the streams and consumers, or leaves them as they are when they exist. */
+export async function declareStreams(jsm: JetStreamManager): Promise<void> {
+  for (const stream of Object.values(streams)) {
+    try {
+      await jsm.streams.info(stream.name);
+    } catch {
+      await jsm.streams.add({ ...stream, subjects: [...stream.subjects] });
+    }
+  }
+  for (const consumer of Object.values(consumers)) {
+    try {
+      await jsm.consumers.info(consumer.stream, consumer.config.durable_name);
+    } catch {
+      await jsm.consumers.add(consumer.stream, consumer.config);
+    }
+  }
+}
