@@ -10,11 +10,23 @@ import { LOOPBACK, type PortName, portEnvironment, ports } from './ports.ts';
 import { renderFile } from './render.ts';
 import type { StackSettings } from './settings.ts';
 
-export type ComponentName = 'nats' | 'prometheus' | 'alertmanager' | 'jaeger' | 'collector';
+export type ComponentName =
+  | 'nats'
+  | 'prometheus'
+  | 'alertmanager'
+  | 'jaeger'
+  | 'collector'
+  | 'api'
+  | 'worker'
+  | 'signal-generator'
+  | 'trigger-dispatcher'
+  | 'loadgen';
 
 export interface Launch {
   command: string;
   args: string[];
+  /** Variables for this component only, on top of the shared stack environment. */
+  env?: Record<string, string>;
 }
 
 export interface Component {
@@ -56,6 +68,49 @@ export function collectorConfigFiles(profile: string): string[] {
 
 export function jaegerConfigFile(settings: StackSettings): string {
   return join(repoRoot, 'jaeger', settings.jaegerStorage === 'badger' ? 'config-badger.yaml' : 'config.yaml');
+}
+
+/**
+ * Telemetry settings of the platform's services on the local stack. A variable already set in
+ * the runner's environment wins, so `OTEL_TRACES_SAMPLER=…  npm start` reaches every service.
+ */
+function serviceEnvironment(port: PortName, extra: Record<string, string> = {}): Record<string, string> {
+  const defaults: Record<string, string> = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: http('collectorOtlpGrpc'),
+    OTEL_METRIC_EXPORT_INTERVAL: '10000',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=local',
+    NATS_URL: `nats://${LOOPBACK}:${ports.natsClient}`,
+    ...extra,
+  };
+  const chosen = Object.fromEntries(
+    Object.entries(defaults).map(([key, value]) => [key, process.env[key] ?? value]),
+  );
+  // The port comes from the table, whatever PORT the runner itself was given.
+  return { ...chosen, PORT: String(ports[port]) };
+}
+
+/** One of the platform's Node services (apps/<name>/src/main.ts), run by this very Node. */
+function platformService(
+  name: Extract<ComponentName, 'api' | 'worker' | 'signal-generator' | 'trigger-dispatcher' | 'loadgen'>,
+  title: string,
+  port: PortName,
+  extraEnv: Record<string, string> = {},
+): Component {
+  return {
+    name,
+    title,
+    ports: [port],
+    links: [[name === 'loadgen' ? 'stats' : 'http', http(port, name === 'loadgen' ? '/stats' : '')]],
+    healthUrl: http(port, name === 'loadgen' ? '/health' : '/ready'),
+    startTimeoutMs: 30_000,
+    prepare() {
+      return Promise.resolve({
+        command: process.execPath,
+        args: [join(repoRoot, 'apps', name, 'src/main.ts')],
+        env: serviceEnvironment(port, extraEnv),
+      });
+    },
+  };
 }
 
 export function defineComponents(settings: StackSettings): Component[] {
@@ -175,11 +230,33 @@ export function defineComponents(settings: StackSettings): Component[] {
         return { command: binaries.otelcol, args };
       },
     },
+    platformService('api', 'api (REST)', 'api'),
+    platformService('worker', 'worker (executions)', 'worker'),
+    platformService('signal-generator', 'signal-generator (market data, signals)', 'signalGenerator'),
+    platformService('trigger-dispatcher', 'trigger-dispatcher (signals to executions)', 'triggerDispatcher'),
+    platformService('loadgen', `loadgen (${settings.loadgenRate} scenarios/s)`, 'loadgen', {
+      LOADGEN_RATE: String(settings.loadgenRate),
+      API_URL: http('api'),
+    }),
   ];
 }
 
-/** Start order: backends first, in parallel; the collector once its destinations are up. */
+/**
+ * Start order: backends first, in parallel; the collector once its destinations are up; the
+ * services once NATS and the collector are; the load generator last.
+ */
 export const waves: readonly (readonly ComponentName[])[] = [
   ['nats', 'prometheus', 'alertmanager', 'jaeger'],
   ['collector'],
+  ['api', 'worker', 'signal-generator', 'trigger-dispatcher'],
+  ['loadgen'],
+];
+
+/** The telemetry backends without the platform's services: what pipeline-only tests start. */
+export const infrastructure: readonly ComponentName[] = [
+  'nats',
+  'prometheus',
+  'alertmanager',
+  'jaeger',
+  'collector',
 ];

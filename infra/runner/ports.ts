@@ -22,6 +22,7 @@ export const ports = {
   worker: 8002,
   signalGenerator: 8003,
   triggerDispatcher: 8004,
+  loadgen: 8005,
   grafana: 3000,
 } as const;
 

@@ -17,6 +17,8 @@ export interface StackSettings {
   jaegerStorage: JaegerStorage;
   /** COLLECTOR_MEMORY_LIMIT_MIB: the memory_limiter's hard limit; the spike limit is a quarter. */
   collectorMemoryLimitMib: number;
+  /** LOADGEN_RATE: scenarios per second that the load generator starts. */
+  loadgenRate: number;
 }
 
 export function collectorProfiles(): string[] {
@@ -39,6 +41,12 @@ function positiveInteger(variable: string, value: string): number {
   throw new StackError(`${variable}=${JSON.stringify(value)} is not valid; expected a positive integer`);
 }
 
+function positiveNumber(variable: string, value: string): number {
+  const parsed = Number(value);
+  if (Number.isFinite(parsed) && parsed > 0) return parsed;
+  throw new StackError(`${variable}=${JSON.stringify(value)} is not valid; expected a number above 0`);
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSettings {
   return {
     collectorProfile: oneOf('COLLECTOR_PROFILE', env.COLLECTOR_PROFILE ?? 'local', collectorProfiles()),
@@ -47,5 +55,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSetting
       'COLLECTOR_MEMORY_LIMIT_MIB',
       env.COLLECTOR_MEMORY_LIMIT_MIB ?? '512',
     ),
+    loadgenRate: positiveNumber('LOADGEN_RATE', env.LOADGEN_RATE ?? '5'),
   };
 }

@@ -10,6 +10,7 @@ import {
   type ComponentName,
   defineComponents,
   stackEnvironment,
+  type Launch,
   waves,
 } from './components.ts';
 import { tail } from './exec.ts';
@@ -63,7 +64,7 @@ async function waitHealthy(component: Component, table: ProcessTable): Promise<v
 async function startComponent(
   component: Component,
   table: ProcessTable,
-  launch: () => Promise<{ command: string; args: string[] }>,
+  launch: () => Promise<Launch>,
   environment: Record<string, string>,
 ): Promise<void> {
   if ((await table.running(component.name)) !== undefined) {
@@ -81,12 +82,12 @@ async function startComponent(
       );
     }
   }
-  const { command, args } = await launch();
+  const { command, args, env } = await launch();
   await table.start({
     name: component.name,
     command,
     args,
-    env: { ...process.env, ...environment } as Record<string, string>,
+    env: { ...process.env, ...environment, ...env } as Record<string, string>,
     cwd: stateDir(),
     logFile: logFile(component.name),
   });
