@@ -87,8 +87,7 @@ export function jsonBodies(maxBytes: number): MiddlewareHandler {
     if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') return next();
     const type = c.req.header('content-type') ?? '';
     const length = c.req.header('content-length');
-    const hasBody =
-      (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
+    const hasBody = length === undefined ? c.req.raw.body !== null : length !== '0';
     if (hasBody && !/^application\/(.+\+)?json\b/i.test(type)) {
       return errorResponse(c, 415, 'unsupported_media_type', 'request body must be application/json');
     }

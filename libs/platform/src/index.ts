@@ -11,6 +11,7 @@ export { connectNats } from './connection.ts';
 export { ApiError, errorBody, errorResponse, type Issue, jsonBodies, notFound, validate } from './http.ts';
 export {
   runService,
+  serviceApp,
   type RunningService,
   type ServiceContext,
   type ServiceOptions,

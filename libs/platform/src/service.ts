@@ -57,7 +57,8 @@ export interface RunningService {
 
 const maxBodyBytes = 64 * 1024;
 
-function baseApp(telemetry: Telemetry): Hono {
+/** A Hono app with the shared instrumentation, input rules, 404 and error shapes. */
+export function serviceApp(telemetry: Telemetry): Hono {
   const app = new Hono();
   app.use(httpInstrumentation(telemetry));
   app.use(jsonBodies(maxBodyBytes));
@@ -101,7 +102,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let ready = false;
 
   // Until set-up is done, only /health and /ready answer; the rest is a 503.
-  const starting = baseApp(telemetry);
+  const starting = serviceApp(telemetry);
   const probes = (app: Hono, checks: () => Promise<Record<string, boolean>>) => {
     app.get('/health', (c) => c.json({ status: 'ok', service: options.name }));
     app.get('/ready', async (c) => {
@@ -148,7 +149,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const parts = await options.setup(context, settings);
   settings.check();
 
-  const app = baseApp(telemetry);
+  const app = serviceApp(telemetry);
   probes(app, async () => ({ nats: context.natsConnected(), ...(await parts.readiness?.()) }));
   parts.routes?.(app);
   current = app;

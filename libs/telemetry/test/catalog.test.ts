@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { catalog } from '../src/catalog/metrics.ts';
 import { buckets } from '../src/catalog/define.ts';
-import { testTelemetry } from './support.ts';
+import { testTelemetry } from '../src/testing.ts';
 
 describe('metric catalog', () => {
   it('declares each metric once, with a unique name, a description and a bounded series count', () => {

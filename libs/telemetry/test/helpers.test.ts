@@ -5,7 +5,7 @@ import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { RetryingSpanExporter } from '../src/retry-exporter.ts';
 import { timed, trackDuration, withSpan } from '../src/timing.ts';
-import { testTelemetry } from './support.ts';
+import { testTelemetry } from '../src/testing.ts';
 
 function statuses(points: { attributes: Record<string, unknown>; value: unknown }[]) {
   return points.map((p) => [p.attributes.status, (p.value as { count: number }).count]);

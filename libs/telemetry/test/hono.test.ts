@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { Hono } from 'hono';
 import { httpInstrumentation } from '../src/hono.ts';
-import { attributesOf, testTelemetry } from './support.ts';
+import { attributesOf, testTelemetry } from '../src/testing.ts';
 
 function app() {
   const t = testTelemetry();

@@ -14,7 +14,7 @@ import { startStack, stopStack } from '../../../../infra/runner/stack.ts';
 import { useTemporaryStackState } from '../../../../tests/support/stack.ts';
 import { eventually } from '../../../../tests/support/poll.ts';
 import { NatsInstrumentation, subjectMatches } from '../../src/nats.ts';
-import { testTelemetry } from '../support.ts';
+import { testTelemetry } from '../../src/testing.ts';
 
 let nc: NatsConnection;
 

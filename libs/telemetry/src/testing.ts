@@ -1,3 +1,7 @@
+/**
+ * In-memory telemetry for tests: the library wired to exporters that a test can read. Services
+ * use it to assert the spans, metrics and log lines their code produces.
+ */
 import type { Attributes } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -6,7 +10,7 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { initTelemetry, type Telemetry } from '../src/telemetry.ts';
+import { initTelemetry, type Telemetry } from './telemetry.ts';
 
 export interface TestTelemetry {
   telemetry: Telemetry;

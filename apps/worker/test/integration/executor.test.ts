@@ -1,0 +1,127 @@
+/**
+ * The worker's exactly-once rule against a real NATS server: the same execution request
+ * delivered twice places its orders once, and a request found mid-run on redelivery (its worker
+ * died) is failed rather than run again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  type ExecutionRequest,
+  mirror,
+  openBots,
+  openExecutionQueue,
+  openPipelines,
+  openPortfolio,
+  type Pipeline,
+  portfolioKey,
+  type PriceHistory,
+} from '@tradeobs/platform';
+import { type TestContext, testContext } from '@tradeobs/platform/testing';
+import { LOOPBACK, ports } from '../../../../infra/runner/ports.ts';
+import { startStack, stopStack } from '../../../../infra/runner/stack.ts';
+import { useTemporaryStackState } from '../../../../tests/support/stack.ts';
+import { Executor } from '../../src/executor.ts';
+
+let harness: TestContext;
+let executor: Executor;
+let queue: Awaited<ReturnType<typeof openExecutionQueue>>;
+
+const market: PriceHistory = {
+  prices: () => Array.from({ length: 30 }, (_, i) => 100 + i),
+  latest: () => 129,
+};
+const now = new Date().toISOString();
+const pipeline: Pipeline = {
+  id: 'exactly-once',
+  name: 'exactly once',
+  strategy: 'momentum',
+  symbols: ['BTCUSD'],
+  enabled: true,
+  signalFilter: { types: ['buy', 'sell'], minConfidence: 0 },
+  riskLimits: { maxOrderUsd: 1_000, maxPositionUsd: 1_000_000, maxDrawdown: 0.5 },
+  createdAt: now,
+  updatedAt: now,
+};
+
+before(async () => {
+  await useTemporaryStackState();
+  await startStack(undefined, ['nats']);
+  harness = await testContext(`nats://${LOOPBACK}:${ports.natsClient}`, 'worker-test');
+  const { context } = harness;
+  queue = await openExecutionQueue(context);
+  const [pipelines, portfolio, bots] = await Promise.all([
+    openPipelines(context),
+    openPortfolio(context),
+    openBots(context),
+  ]);
+  await pipelines.put(pipeline.id, pipeline);
+  const botMirror = mirror(bots, context.telemetry.logger, context.stopping);
+  await botMirror.loaded;
+  executor = new Executor({
+    telemetry: context.telemetry,
+    queue,
+    pipelines,
+    portfolio,
+    bots,
+    botMirror,
+    market,
+    venue: { rejectionRate: 0, maxSlippageBps: 1_000 },
+  });
+});
+
+after(async () => {
+  await harness.close();
+  await stopStack();
+});
+
+async function executionsCounted(status: string): Promise<number> {
+  const points = await harness.points('pipeline.executions');
+  return points
+    .filter((p) => p.attributes.status === status)
+    .reduce((sum, p) => sum + (p.value as number), 0);
+}
+
+describe('worker executes each request once', () => {
+  it('a request delivered twice places its order once', async () => {
+    const queued = await queue.enqueue(pipeline, { mode: 'manual', executionId: 'twice' });
+    assert.equal(queued.outcome, 'enqueued');
+    const request: ExecutionRequest = {
+      executionId: 'twice',
+      pipelineId: pipeline.id,
+      triggerMode: 'manual',
+      requestedAt: now,
+    };
+    await executor.run(request, 1);
+    await executor.run(request, 2);
+    const stored = await queue.executions.get('twice');
+    assert.equal(stored?.value.status, 'succeeded');
+    assert.equal(stored?.value.fills.length, 1);
+    assert.equal(await executionsCounted('succeeded'), 1);
+    const orders = await harness.points('orders.placed');
+    assert.equal(
+      orders.reduce((sum, p) => sum + (p.value as number), 0),
+      1,
+    );
+    const portfolio = await openPortfolio(harness.context);
+    assert.ok(
+      (await portfolio.get(portfolioKey))?.value.positions.BTCUSD,
+      'the one fill is in the portfolio',
+    );
+    assert.equal(await queue.locks.get(pipeline.id), undefined, 'the pipeline is free again');
+  });
+
+  it('a request found running on redelivery was interrupted: it is failed, not run again', async () => {
+    await queue.enqueue(pipeline, { mode: 'manual', executionId: 'interrupted' });
+    const stored = await queue.executions.get('interrupted');
+    assert.ok(stored);
+    await queue.executions.update('interrupted', { ...stored.value, status: 'running' }, stored.revision);
+    await executor.run(
+      { executionId: 'interrupted', pipelineId: pipeline.id, triggerMode: 'manual', requestedAt: now },
+      2,
+    );
+    const after = await queue.executions.get('interrupted');
+    assert.equal(after?.value.status, 'failed');
+    assert.match(after?.value.reasons.join(' ') ?? '', /interrupted/);
+    assert.equal(await queue.locks.get(pipeline.id), undefined);
+  });
+});
