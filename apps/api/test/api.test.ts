@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BotStore, ExecutionQueue, PipelineStore } from '@tradeobs/platform';
 import { serviceApp } from '@tradeobs/platform';
 import { initTelemetry } from '@tradeobs/telemetry';
 import { openApiDocument } from '../src/openapi.ts';
@@ -20,6 +19,7 @@ const telemetry = initTelemetry({
   registerGlobal: false,
   handleSignals: false,
 });
+/** Stands in for every store and queue, and fails the test if a refused request reaches it. */
 const untouchable = new Proxy(
   {},
   {
@@ -27,14 +27,11 @@ const untouchable = new Proxy(
       throw new Error(`storage reached (${String(key)}) by a request that should have been refused`);
     },
   },
-);
+) as never;
 const app = serviceApp(telemetry);
-app.route(
-  '/pipelines',
-  pipelineRoutes(untouchable as PipelineStore, untouchable as ExecutionQueue, telemetry.logger),
-);
-app.route('/executions', executionRoutes(untouchable as ExecutionQueue, telemetry.logger));
-app.route('/bots', botRoutes(untouchable as BotStore, untouchable as PipelineStore, telemetry.logger));
+app.route('/pipelines', pipelineRoutes(untouchable, untouchable, telemetry.logger));
+app.route('/executions', executionRoutes(untouchable, telemetry.logger));
+app.route('/bots', botRoutes(untouchable, untouchable, telemetry.logger));
 
 interface ErrorBody {
   error: { code: string; message: string; issues?: { field: string; rule: string }[] };
