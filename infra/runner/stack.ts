@@ -129,26 +129,34 @@ export async function startStack(
   return stackStatus(settings);
 }
 
-/** Stops every component, the collector first so that it can flush to the backends. */
-export async function stopStack(settings: StackSettings = readSettings()): Promise<void> {
+/**
+ * Stops every component (or only the named ones) in reverse start order: the services flush
+ * into the collector, and the collector into the backends, before those stop.
+ */
+export async function stopStack(
+  settings: StackSettings = readSettings(),
+  only?: readonly ComponentName[],
+): Promise<void> {
   const table = processTable();
   const components = new Map(defineComponents(settings).map((c) => [c.name, c]));
   for (const wave of [...waves].reverse()) {
     await Promise.all(
-      wave.map(async (name) => {
-        const outcome = await table.stop(name);
-        const component = components.get(name);
-        const title = component?.title ?? name;
-        if (outcome === 'not running') return;
-        if (outcome === 'killed') log.warn(`${title} did not stop in time and was killed`);
-        // The kernel may release a listening socket a moment after the process is gone; a
-        // start right after stop must find the ports free.
-        const deadline = Date.now() + 5_000;
-        for (const portName of component?.ports ?? []) {
-          while (!(await isPortFree(ports[portName])) && Date.now() < deadline) await sleep(50);
-        }
-        if (outcome === 'stopped') log.done(`${title} stopped`);
-      }),
+      wave
+        .filter((name) => only?.includes(name) ?? true)
+        .map(async (name) => {
+          const outcome = await table.stop(name);
+          const component = components.get(name);
+          const title = component?.title ?? name;
+          if (outcome === 'not running') return;
+          if (outcome === 'killed') log.warn(`${title} did not stop in time and was killed`);
+          // The kernel may release a listening socket a moment after the process is gone; a
+          // start right after stop must find the ports free.
+          const deadline = Date.now() + 5_000;
+          for (const portName of component?.ports ?? []) {
+            while (!(await isPortFree(ports[portName])) && Date.now() < deadline) await sleep(50);
+          }
+          if (outcome === 'stopped') log.done(`${title} stopped`);
+        }),
     );
   }
 }

@@ -13,6 +13,7 @@ import { Hono } from 'hono';
 import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
 import { initTelemetry, type Telemetry } from '../../libs/telemetry/src/telemetry.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
+import { infrastructure } from '../../infra/runner/components.ts';
 import { startStack, stopStack } from '../../infra/runner/stack.ts';
 import { buildSpanTree, fetchTrace } from '../../infra/runner/trace.ts';
 import { eventually } from '../support/poll.ts';
@@ -36,7 +37,7 @@ async function value(promql: string): Promise<string> {
 describe('the telemetry library through the real pipeline', { timeout: 10 * 60_000 }, () => {
   before(async () => {
     await useTemporaryStackState();
-    await startStack();
+    await startStack(undefined, infrastructure);
     telemetry = initTelemetry({
       serviceName: service,
       serviceVersion: '1.0.0',

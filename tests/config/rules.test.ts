@@ -1,0 +1,140 @@
+/**
+ * Prometheus rules: `promtool test rules` runs the unit tests in infra/prometheus/tests/, and
+ * the rules themselves are held to the conventions the alerts' readers rely on: every alert
+ * has a severity, a summary, a description with its values, a runbook section, and tests that
+ * show it firing and staying silent. (`promtool check rules` runs in validate.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { run } from '../../infra/runner/exec.ts';
+import { ensureInstalled } from '../../infra/runner/install.ts';
+import { repoRoot } from '../../infra/runner/paths.ts';
+
+const rulesDir = join(repoRoot, 'infra/prometheus/rules');
+const testsDir = join(repoRoot, 'infra/prometheus/tests');
+const runbooks = join(repoRoot, 'docs/runbooks.md');
+
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+interface RuleFile {
+  groups: { name: string; rules: Rule[] }[];
+}
+
+interface RuleTestFile {
+  rule_files: string[];
+  tests: { name: string; alert_rule_test?: { alertname: string; exp_alerts?: unknown[] }[] }[];
+}
+
+async function yamlFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir))
+    .filter((file) => file.endsWith('.yml'))
+    .sort()
+    .map((file) => join(dir, file));
+}
+
+async function readYaml<T>(file: string): Promise<T> {
+  return parse(await readFile(file, 'utf8')) as T;
+}
+
+/** GitHub's anchor for a Markdown heading. */
+function anchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+}
+
+let ruleFiles: string[];
+let testFiles: string[];
+let alerts: (Rule & { alert: string; file: string })[];
+let tests: RuleTestFile[];
+
+before(async () => {
+  ruleFiles = await yamlFiles(rulesDir);
+  testFiles = await yamlFiles(testsDir);
+  alerts = [];
+  for (const file of ruleFiles) {
+    const { groups } = await readYaml<RuleFile>(file);
+    for (const rule of groups.flatMap((group) => group.rules)) {
+      if (rule.alert !== undefined) alerts.push({ ...rule, alert: rule.alert, file: basename(file) });
+    }
+  }
+  tests = await Promise.all(testFiles.map((file) => readYaml<RuleTestFile>(file)));
+});
+
+describe('prometheus rule unit tests', () => {
+  it('promtool test rules passes every test file', async () => {
+    assert.ok(testFiles.length > 0, `test files in ${testsDir}`);
+    const { promtool } = await ensureInstalled();
+    await run('promtool test rules', promtool, ['test', 'rules', ...testFiles]);
+  });
+
+  it('every rule file is under test', () => {
+    const tested = new Set(tests.flatMap((test) => test.rule_files.map((file) => resolve(testsDir, file))));
+    for (const file of ruleFiles) assert.ok(tested.has(file), `no test file loads ${basename(file)}`);
+  });
+
+  it('every alert has a test where it fires and one where it stays silent', () => {
+    const cases = tests.flatMap((test) => test.tests.flatMap((group) => group.alert_rule_test ?? []));
+    for (const name of new Set(alerts.map((rule) => rule.alert))) {
+      const mine = cases.filter((test) => test.alertname === name);
+      assert.ok(
+        mine.some((test) => (test.exp_alerts ?? []).length > 0),
+        `${name}: no test expects it to fire`,
+      );
+      assert.ok(
+        mine.some((test) => (test.exp_alerts ?? []).length === 0),
+        `${name}: no test expects it to stay silent`,
+      );
+    }
+  });
+});
+
+describe('alert conventions', () => {
+  it('every alert has a severity that Alertmanager routes', () => {
+    for (const rule of alerts) {
+      assert.ok(
+        ['critical', 'warning'].includes(rule.labels?.severity ?? ''),
+        `${rule.alert} (${rule.file}): severity ${String(rule.labels?.severity)}`,
+      );
+    }
+  });
+
+  it('every alert has a summary and a description that shows its values', () => {
+    for (const rule of alerts) {
+      assert.ok(rule.annotations?.summary, `${rule.alert}: no summary`);
+      assert.match(
+        rule.annotations.description ?? '',
+        /\{\{[^}]*\$(value|labels)/,
+        `${rule.alert}: the description shows no value or label`,
+      );
+    }
+  });
+
+  it('every alert links to its section of docs/runbooks.md', async () => {
+    const headings = new Set(
+      (await readFile(runbooks, 'utf8'))
+        .split('\n')
+        .filter((line) => /^#{2,4} /.test(line))
+        .map((line) => anchor(line.replace(/^#+ /, ''))),
+    );
+    for (const rule of alerts) {
+      assert.equal(
+        rule.annotations?.runbook_url,
+        `docs/runbooks.md#${anchor(rule.alert)}`,
+        `${rule.alert}: runbook_url`,
+      );
+      assert.ok(headings.has(anchor(rule.alert)), `docs/runbooks.md has no section ${rule.alert}`);
+    }
+  });
+});
