@@ -36,7 +36,7 @@ async function call(
       ? {}
       : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
   });
-  return { status: response.status, body: (await response.json()), headers: response.headers };
+  return { status: response.status, body: await response.json(), headers: response.headers };
 }
 
 /** The trace as one tree: exactly one root, and the services and span names it holds. */
@@ -189,6 +189,27 @@ describe('the platform end to end', { timeout: 10 * 60_000 }, () => {
       routes.every((labels) => !labels.http_route?.includes(pipelineId)),
       'route templates, never raw paths, as label values',
     );
+  });
+
+  it('the api streams live prices over WebSocket and counts the connection', async () => {
+    const socket = new WebSocket(`ws://${LOOPBACK}:${ports.api}/ws/prices?symbols=ETHUSD`);
+    const tick = await new Promise<{ symbol: string; price: number }>((resolve, reject) => {
+      socket.addEventListener('message', (event) => {
+        resolve(JSON.parse(String(event.data)) as { symbol: string; price: number });
+      });
+      socket.addEventListener('error', () => reject(new Error('websocket failed')));
+    });
+    assert.equal(tick.symbol, 'ETHUSD');
+    assert.ok(tick.price > 0);
+    await eventually('one open connection in Prometheus', async () => {
+      const [sample] = await query('websocket_connections_active{job="api", endpoint="/ws/prices"}');
+      return sample?.value[1] === '1' ? true : undefined;
+    });
+    socket.close();
+    const refused = new WebSocket(`ws://${LOOPBACK}:${ports.api}/ws/prices?symbols=DOGEUSD`);
+    await new Promise<void>((resolve) => {
+      refused.addEventListener('error', () => resolve());
+    });
   });
 
   it('a restart of the api keeps its pipelines and bots', async () => {

@@ -1,7 +1,7 @@
 /**
  * api: the platform's JSON REST interface (pipelines, executions, bots, portfolio), state in
  * NATS key-value buckets, manual executions onto the work queue. Also reports the bots by
- * status and their P&L, from a watch on the bots bucket.
+ * status and their P&L, from a watch on the bots bucket, and streams live prices over WebSocket.
  */
 import {
   botStatuses,
@@ -14,6 +14,7 @@ import {
   runService,
 } from '@tradeobs/platform';
 import { openApiDocument } from './openapi.ts';
+import { PriceStream } from './price-stream.ts';
 import { botRoutes } from './routes/bots.ts';
 import { executionRoutes } from './routes/executions.ts';
 import { pipelineRoutes } from './routes/pipelines.ts';
@@ -42,7 +43,8 @@ runService({
         metrics.tradingBotsActive.record(count, { status });
     });
     await botMirror.loaded;
-    const market = followMarket(context);
+    const prices = new PriceStream(telemetry);
+    const market = followMarket(context, { onTick: (tick) => prices.broadcast(tick) });
     const document = openApiDocument();
 
     return {
@@ -52,6 +54,11 @@ runService({
         app.route('/executions', executionRoutes(queue, logger));
         app.route('/bots', botRoutes(bots, pipelines, logger));
         app.route('/portfolio', portfolioRoutes(portfolio, market));
+      },
+      attach: (server) => prices.attach(server),
+      stop: () => {
+        prices.close();
+        return Promise.resolve();
       },
     };
   },

@@ -34,6 +34,8 @@ export interface ServiceContext {
 export interface ServiceParts {
   /** Adds the service's routes. */
   routes?: (app: Hono) => void;
+  /** Hooks into the HTTP server itself, e.g. for WebSocket upgrades. */
+  attach?: (server: ServerType) => void;
   /** Dependencies beyond NATS that /ready reports, by name. */
   readiness?: () => Promise<Record<string, boolean>> | Record<string, boolean>;
   /** Stops taking work (consumers, timers); called before NATS is drained. */
@@ -152,6 +154,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = serviceApp(telemetry);
   probes(app, async () => ({ nats: context.natsConnected(), ...(await parts.readiness?.()) }));
   parts.routes?.(app);
+  parts.attach?.(server);
   current = app;
   ready = true;
   logger.info('ready', { service: options.name, port });
