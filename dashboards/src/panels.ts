@@ -1,0 +1,198 @@
+/**
+ * Panel helpers shared by every dashboard, so that each panel states only what is particular
+ * to it (title, unit, queries, thresholds) and gets the rest the same way everywhere: the
+ * Prometheus datasource, a legend, and a link to the traces of the selected service.
+ */
+import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
+import {
+  BigValueColorMode,
+  BigValueGraphMode,
+  type DataSourceRef,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  SortOrder,
+  StackingConfigBuilder,
+  StackingMode,
+  TooltipDisplayMode,
+  VizLegendOptionsBuilder,
+  VizTooltipOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  type DashboardLink,
+  type GridPos,
+  MappingType,
+  type Panel,
+  type ThresholdsConfig,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  type ValueMapping,
+  type ValueMappingResult,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  PanelBuilder as PieChartBuilder,
+  PieChartLegendOptionsBuilder,
+  PieChartLegendValues,
+  PieChartType,
+} from '@grafana/grafana-foundation-sdk/piechart';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as TimeSeriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import { prometheus } from './datasources.ts';
+import { type TraceSearch, traceLink } from './traces.ts';
+
+/** The selected service, as Grafana interpolates it into a link. */
+const selectedService = '${service}';
+
+export interface Query {
+  expr: string;
+  legend: string;
+  /** Ask Prometheus for exemplars: span-metric histograms carry the trace id of samples. */
+  exemplars?: boolean;
+}
+
+/** A threshold step: from `value` upwards (null: from minus infinity), the colour. */
+export type Step = readonly [value: number | null, color: string];
+
+export interface PanelOptions {
+  title: string;
+  description: string;
+  /** A Grafana unit id (see @grafana/grafana-foundation-sdk/units), or `suffix:<text>`. */
+  unit: string;
+  queries: readonly Query[];
+  thresholds?: readonly Step[];
+  min?: number;
+  max?: number;
+  /**
+   * Per-series links to the traces behind a series, for panels whose series carry the
+   * service (and operation) as labels: `${__field.labels.job}`.
+   */
+  seriesTraces?: TraceSearch;
+  width?: number;
+  height?: number;
+}
+
+/** A built panel with the room it takes; dashboard.ts places it. */
+export interface SizedPanel {
+  builder: PlaceablePanel;
+  width: number;
+  height: number;
+}
+
+interface PlaceablePanel extends Builder<Panel> {
+  gridPos(gridPos: GridPos): unknown;
+  id(id: number): unknown;
+}
+
+/** What every panel builder of the SDK has, whatever its visualisation. */
+interface CommonPanelBuilder<Self> extends PlaceablePanel {
+  title(title: string): Self;
+  description(description: string): Self;
+  datasource(datasource: DataSourceRef): Self;
+  unit(unit: string): Self;
+  withTarget(target: Builder<Dataquery>): Self;
+  links(links: Builder<DashboardLink>[]): Self;
+  dataLinks(links: Builder<DashboardLink>[]): Self;
+  thresholds(thresholds: Builder<ThresholdsConfig>): Self;
+  min(min: number): Self;
+  max(max: number): Self;
+}
+
+const refIds = 'ABCDEFGHIJ';
+
+function configure<B extends CommonPanelBuilder<B>>(builder: B, options: PanelOptions): B {
+  builder
+    .title(options.title)
+    .description(options.description)
+    .datasource(prometheus)
+    .unit(options.unit)
+    .links([traceLink(`Traces of ${selectedService} in Jaeger`, { service: selectedService })]);
+  options.queries.forEach((query, index) => {
+    const target = new DataqueryBuilder()
+      .datasource(prometheus)
+      .refId(refIds.charAt(index))
+      .expr(query.expr)
+      .legendFormat(query.legend)
+      .range();
+    if (query.exemplars === true) target.exemplar(true);
+    builder.withTarget(target);
+  });
+  if (options.thresholds) builder.thresholds(thresholds(options.thresholds));
+  if (options.min !== undefined) builder.min(options.min);
+  if (options.max !== undefined) builder.max(options.max);
+  if (options.seriesTraces) builder.dataLinks([traceLink('Traces of this series', options.seriesTraces)]);
+  return builder;
+}
+
+function thresholds(steps: readonly Step[]): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder()
+    .mode(ThresholdsMode.Absolute)
+    .steps(steps.map(([value, color]) => ({ value, color })));
+}
+
+function sized(builder: PlaceablePanel, options: PanelOptions, width: number, height: number): SizedPanel {
+  return { builder, width: options.width ?? width, height: options.height ?? height };
+}
+
+export interface TimeSeriesOptions extends PanelOptions {
+  stacked?: boolean;
+}
+
+/** A graph over time; thresholds, when given, are drawn as dashed lines. */
+export function timeseries(options: TimeSeriesOptions): SizedPanel {
+  const builder = configure(new TimeSeriesBuilder(), options)
+    .lineWidth(1)
+    .fillOpacity(options.stacked === true ? 40 : 10)
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom)
+        .calcs([]),
+    )
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  if (options.thresholds) {
+    builder.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
+  }
+  if (options.stacked === true) builder.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
+  return sized(builder, options, 12, 8);
+}
+
+export interface StatOptions extends PanelOptions {
+  /** Words for values, such as 1 → UP; each value's colour comes with it. */
+  valueText?: Readonly<Record<string, readonly [text: string, color: string]>>;
+}
+
+/** The last value of each series, large, coloured by the thresholds. */
+export function stat(options: StatOptions): SizedPanel {
+  const builder = configure(new StatBuilder(), options)
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(BigValueGraphMode.Area)
+    .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
+  if (options.valueText) builder.mappings([valueMapping(options.valueText)]);
+  return sized(builder, options, 6, 5);
+}
+
+function valueMapping(valueText: NonNullable<StatOptions['valueText']>): ValueMapping {
+  const entries = Object.entries(valueText).map(
+    ([value, [text, color]], index): [string, ValueMappingResult] => [value, { text, color, index }],
+  );
+  return { type: MappingType.ValueToText, options: Object.fromEntries(entries) };
+}
+
+/** Shares of a whole, from the last value of each series. */
+export function pieChart(options: PanelOptions): SizedPanel {
+  const builder = configure(new PieChartBuilder(), options)
+    .pieType(PieChartType.Donut)
+    .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .legend(
+      new PieChartLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.Table)
+        .placement(LegendPlacement.Right)
+        .values([PieChartLegendValues.Percent]),
+    );
+  return sized(builder, options, 6, 8);
+}

@@ -1,0 +1,247 @@
+/**
+ * Telemetry Pipeline: the collector (accepted, refused, sent, failed, queues), Prometheus'
+ * remote-write ingestion, Jaeger's ingestion, and which services are sending. Prometheus
+ * scrapes these components itself (infra/prometheus/prometheus.yml); the collector's own
+ * counters carry no `_total` suffix, and Jaeger, a collector too, has the same names.
+ */
+import { buildDashboard, type DashboardModel } from './dashboard.ts';
+import { stat, timeseries } from './panels.ts';
+import { orZero, sumRate } from './promql.ts';
+
+const collector = '{job="otel-collector"}';
+const jaegerJob = '{job="jaeger"}';
+const prometheusWrites = '{job="prometheus", handler="/api/v1/write"}';
+const prometheusSelf = '{job="prometheus"}';
+
+/** Received and refused items of one signal, by receiver. */
+function received(selector: string, signal: 'spans' | 'metric_points') {
+  const accepted = sumRate(`otelcol_receiver_accepted_${signal}`, selector, ['receiver']);
+  return [
+    { expr: accepted, legend: 'accepted ({{receiver}})' },
+    {
+      expr: orZero(sumRate(`otelcol_receiver_refused_${signal}`, selector, ['receiver']), accepted),
+      legend: 'refused ({{receiver}})',
+    },
+  ];
+}
+
+/** Sent, failed and dropped (queue full) items of one signal, by exporter. */
+function exported(selector: string, signal: 'spans' | 'metric_points') {
+  const sent = sumRate(`otelcol_exporter_sent_${signal}`, selector, ['exporter']);
+  return [
+    { expr: sent, legend: 'sent ({{exporter}})' },
+    {
+      expr: orZero(sumRate(`otelcol_exporter_send_failed_${signal}`, selector, ['exporter']), sent),
+      legend: 'failed ({{exporter}})',
+    },
+    {
+      expr: orZero(sumRate(`otelcol_exporter_enqueue_failed_${signal}`, selector, ['exporter']), sent),
+      legend: 'dropped, queue full ({{exporter}})',
+    },
+  ];
+}
+
+export function telemetryPipeline(): DashboardModel {
+  return buildDashboard({
+    uid: 'telemetry-pipeline',
+    title: 'Telemetry Pipeline',
+    description:
+      'Collector accepted, refused, sent and failed; sending queues; Prometheus remote-write and Jaeger ingestion.',
+    rows: [
+      {
+        title: 'Collector',
+        panels: [
+          timeseries({
+            title: 'Spans received',
+            description: 'Spans accepted and refused per second; refusals come from the memory limiter.',
+            unit: 'cps',
+            queries: received(collector, 'spans'),
+          }),
+          timeseries({
+            title: 'Metric points received',
+            description: 'Metric points accepted and refused per second.',
+            unit: 'cps',
+            queries: received(collector, 'metric_points'),
+          }),
+          timeseries({
+            title: 'Spans exported',
+            description:
+              'Spans sent per second by exporter, failed after retries, and dropped because the queue was full.',
+            unit: 'cps',
+            queries: exported(collector, 'spans'),
+          }),
+          timeseries({
+            title: 'Metric points exported',
+            description:
+              'Metric points sent per second; for remote write, sent means written to its write-ahead log, not yet taken by Prometheus.',
+            unit: 'cps',
+            queries: exported(collector, 'metric_points'),
+          }),
+          timeseries({
+            title: 'Sending queues',
+            description: 'How full each exporter queue is; TelemetryExporterQueueNearlyFull fires above 80%.',
+            unit: 'percentunit',
+            queries: [
+              {
+                expr:
+                  'max by (job, exporter) (otelcol_exporter_queue_size{job=~"otel-collector|jaeger"})' +
+                  ' / max by (job, exporter) (otelcol_exporter_queue_capacity{job=~"otel-collector|jaeger"})',
+                legend: '{{job}} {{exporter}}',
+              },
+            ],
+            thresholds: [
+              [null, 'green'],
+              [0.8, 'red'],
+            ],
+            min: 0,
+            max: 1,
+            width: 8,
+          }),
+          timeseries({
+            title: 'Collector memory',
+            description: 'Resident memory of the collector; the memory limiter refuses data near its limit.',
+            unit: 'bytes',
+            queries: [{ expr: 'otelcol_process_memory_rss{job="otel-collector"}', legend: 'rss' }],
+            width: 8,
+          }),
+          timeseries({
+            title: 'Collector CPU',
+            description: 'CPU time per second: 100% is one core.',
+            unit: 'percentunit',
+            queries: [{ expr: sumRate('otelcol_process_cpu_seconds', collector), legend: 'cpu' }],
+            width: 8,
+          }),
+        ],
+      },
+      {
+        title: 'Prometheus remote write',
+        panels: [
+          timeseries({
+            title: 'Remote-write backlog',
+            description:
+              'Write requests waiting in the collector WAL for Prometheus; TelemetryRemoteWriteFallingBehind fires above 10.',
+            unit: 'short',
+            queries: [
+              {
+                expr: 'max by (job) (otelcol_exporter_prometheusremotewrite_wal_lag{job="otel-collector"})',
+                legend: 'requests waiting',
+              },
+            ],
+            thresholds: [
+              [null, 'green'],
+              [10, 'red'],
+            ],
+            width: 8,
+          }),
+          timeseries({
+            title: 'Remote-write requests',
+            description:
+              'Write requests Prometheus answered, by status code: 204 taken, 4xx rejected, 5xx failed.',
+            unit: 'reqps',
+            queries: [
+              {
+                expr: sumRate('prometheus_http_requests_total', prometheusWrites, ['code']),
+                legend: '{{code}}',
+              },
+            ],
+            width: 8,
+          }),
+          timeseries({
+            title: 'Samples and exemplars ingested',
+            description:
+              'Samples appended to the head block (remote write and scrapes), and exemplars stored.',
+            unit: 'cps',
+            queries: [
+              {
+                expr: sumRate('prometheus_tsdb_head_samples_appended_total', prometheusSelf),
+                legend: 'samples',
+              },
+              {
+                expr: sumRate('prometheus_tsdb_exemplar_exemplars_appended_total', prometheusSelf),
+                legend: 'exemplars',
+              },
+            ],
+            width: 8,
+          }),
+          timeseries({
+            title: 'Samples rejected',
+            description:
+              'Samples Prometheus would not store: out of order, too old, or outside the head block.',
+            unit: 'cps',
+            queries: [
+              {
+                expr: sumRate('prometheus_tsdb_out_of_order_samples_total', prometheusSelf),
+                legend: 'out of order',
+              },
+              { expr: sumRate('prometheus_tsdb_too_old_samples_total', prometheusSelf), legend: 'too old' },
+              {
+                expr: sumRate('prometheus_tsdb_out_of_bound_samples_total', prometheusSelf),
+                legend: 'out of bounds',
+              },
+            ],
+          }),
+          timeseries({
+            title: 'Series in memory',
+            description: "Series in the head block: what the services' label cardinality costs.",
+            unit: 'short',
+            queries: [{ expr: 'prometheus_tsdb_head_series{job="prometheus"}', legend: 'series' }],
+          }),
+        ],
+      },
+      {
+        title: 'Jaeger',
+        panels: [
+          timeseries({
+            title: 'Spans received by Jaeger',
+            description: 'Spans Jaeger accepted from the collector, and refused.',
+            unit: 'cps',
+            queries: received(jaegerJob, 'spans'),
+          }),
+          timeseries({
+            title: 'Spans stored by Jaeger',
+            description: "Spans written to Jaeger's storage, and failures.",
+            unit: 'cps',
+            queries: exported(jaegerJob, 'spans'),
+          }),
+        ],
+      },
+      {
+        title: 'Services sending',
+        panels: [
+          stat({
+            title: 'Last metrics received',
+            description: 'Seconds since each service last sent metrics; it exports every 10 s.',
+            unit: 's',
+            queries: [
+              {
+                expr: 'time() - max by (job) (timestamp(process_uptime_seconds{job=~"$service"}))',
+                legend: '{{job}}',
+              },
+            ],
+            thresholds: [
+              [null, 'green'],
+              [30, 'yellow'],
+              [60, 'red'],
+            ],
+            width: 12,
+            height: 8,
+          }),
+          timeseries({
+            title: 'Spans by service',
+            description: 'Spans per second reaching the span_metrics connector, by service.',
+            unit: 'cps',
+            queries: [
+              {
+                expr: sumRate('traces_span_metrics_calls_total', '{service_name=~"$service"}', [
+                  'service_name',
+                ]),
+                legend: '{{service_name}}',
+              },
+            ],
+            seriesTraces: { service: '${__field.labels.service_name}' },
+          }),
+        ],
+      },
+    ],
+  });
+}
