@@ -13,6 +13,7 @@ import {
   openPortfolio,
   runService,
 } from '@tradeobs/platform';
+import { primeCounter } from '@tradeobs/telemetry';
 import { openApiDocument } from './openapi.ts';
 import { PriceStream } from './price-stream.ts';
 import { botRoutes } from './routes/bots.ts';
@@ -46,6 +47,7 @@ runService({
     const prices = new PriceStream(telemetry);
     const market = followMarket(context, { onTick: (tick) => prices.broadcast(tick) });
     const document = openApiDocument();
+    primeCounter(metrics.pipelinesEnqueued, { trigger_mode: ['manual'] });
 
     return {
       routes(app) {

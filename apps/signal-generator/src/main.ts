@@ -2,12 +2,24 @@
  * signal-generator: simulates a market data feed (ticks on NATS, one collection round per
  * interval), follows it like any consumer, and runs the strategies on every tick.
  */
-import { followMarket, marketSource, runService, subjects, symbols, type Tick } from '@tradeobs/platform';
-import { SignalGenerator } from './generator.ts';
+import {
+  followMarket,
+  marketSource,
+  runService,
+  signalTypes,
+  strategies,
+  subjects,
+  symbols,
+  type Tick,
+} from '@tradeobs/platform';
+import { primeCounter } from '@tradeobs/telemetry';
+import { modelInfo, SignalGenerator } from './generator.ts';
 import { RandomWalk } from './market.ts';
 import { DirectionModel } from './model.ts';
 
 const collector = { collector: 'market-feed', source: marketSource } as const;
+const collectorDimensions = { collector: [collector.collector], source: [collector.source] };
+const modelDimensions = { model_name: [modelInfo.model_name], model_version: [modelInfo.model_version] };
 
 runService({
   name: 'signal-generator',
@@ -35,6 +47,11 @@ runService({
       retrainEveryTicks: 300,
     });
     followMarket(context, { onTick: (tick, history) => generator.onTick(tick, history) });
+    primeCounter(metrics.signalsGenerated, { signal_type: signalTypes, source: strategies });
+    primeCounter(metrics.natsPublishSuccess, { signal_type: signalTypes });
+    primeCounter(metrics.mlPredictions, modelDimensions);
+    primeCounter(metrics.dataPointsCollected, { ...collectorDimensions, data_type: ['tick'] });
+    primeCounter(metrics.marketDataUpdates, { symbol: symbols, source: [marketSource] });
 
     let healthy = false;
     const collect = () => {

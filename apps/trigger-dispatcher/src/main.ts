@@ -13,7 +13,10 @@ import {
   reportConsumerBacklog,
   runService,
   Signal,
+  signalTypes,
+  subjects,
 } from '@tradeobs/platform';
+import { primeCounter } from '@tradeobs/telemetry';
 import { accepts, PipelineIndex } from './matching.ts';
 
 runService({
@@ -39,6 +42,15 @@ runService({
     await cache.loaded;
     metrics.pipelineCacheSize.record(cache.size);
     reportConsumerBacklog(context, consumers.dispatcher);
+    // Zero series from start-up, so rates and alerts see 0 before the first signal.
+    metrics.signalsConsumed.add(0);
+    metrics.pipelinesSkippedRunning.add(0);
+    primeCounter(metrics.pipelinesMatched, { signal_type: signalTypes });
+    primeCounter(metrics.pipelinesEnqueued, { trigger_mode: ['signal'] });
+    primeCounter(metrics.messagesDeadLettered, {
+      destination: [subjects.signals],
+      reason: ['malformed', 'failed'],
+    });
 
     const dispatch = async (signal: Signal) => {
       metrics.signalsConsumed.add(1);

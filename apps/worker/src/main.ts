@@ -16,6 +16,7 @@ import {
   runService,
 } from '@tradeobs/platform';
 import { Executor } from './executor.ts';
+import { primePipelineSeries, primeTradingSeries } from './priming.ts';
 import { reportPortfolio } from './reporting.ts';
 
 runService({
@@ -37,7 +38,14 @@ runService({
       openBots(context),
     ]);
     const botMirror = mirror(bots, telemetry.logger, stopping);
-    await botMirror.loaded;
+    const primed = new Set<string>();
+    const pipelineMirror = mirror(pipelines, telemetry.logger, stopping, (entries) => {
+      const fresh = [...entries.keys()].filter((id) => !primed.has(id));
+      for (const id of fresh) primed.add(id);
+      if (fresh.length > 0) primePipelineSeries(telemetry, fresh);
+    });
+    await Promise.all([botMirror.loaded, pipelineMirror.loaded]);
+    primeTradingSeries(telemetry);
     const market = followMarket(context);
     const executor = new Executor({ telemetry, queue, pipelines, portfolio, bots, botMirror, market, venue });
     reportPortfolio(telemetry, portfolio, market, { dailyPnlGoalUsd, intervalMillis: 5_000 }, stopping);

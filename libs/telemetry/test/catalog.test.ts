@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { catalog } from '../src/catalog/metrics.ts';
 import { buckets } from '../src/catalog/define.ts';
+import { primeCounter } from '../src/catalog/instruments.ts';
 import { testTelemetry } from '../src/testing.ts';
 
 describe('metric catalog', () => {
@@ -81,5 +82,19 @@ describe('metric catalog', () => {
     assert.equal(series.length, limit);
     const overflow = series.find((p) => p.attributes['otel.metric.overflow'] === true);
     assert.equal(overflow?.value, 51);
+  });
+
+  it('primeCounter creates a zero series for every combination, so counters exist before their first event', async () => {
+    const { telemetry, points } = testTelemetry();
+    primeCounter(telemetry.metrics.ordersFilled, { symbol: ['BTCUSD', 'ETHUSD'], side: ['buy', 'sell'] });
+    telemetry.metrics.ordersFilled.add(1, { symbol: 'BTCUSD', side: 'buy' });
+    const filled = await points('orders.filled');
+    assert.equal(filled.length, 4);
+    assert.deepEqual(filled.map((p) => [p.attributes.symbol, p.attributes.side, p.value]).sort(), [
+      ['BTCUSD', 'buy', 1],
+      ['BTCUSD', 'sell', 0],
+      ['ETHUSD', 'buy', 0],
+      ['ETHUSD', 'sell', 0],
+    ]);
   });
 });

@@ -15,5 +15,6 @@ export {
   type GaugeRecorder,
   type HistogramRecorder,
   type Instruments,
+  primeCounter,
 } from './instruments.ts';
 export { type Catalog, catalog } from './metrics.ts';

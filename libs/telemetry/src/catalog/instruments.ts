@@ -85,3 +85,19 @@ export function catalogViews(catalog: Record<string, MetricDefinition>): ViewOpt
       : {}),
   }));
 }
+
+/**
+ * Records 0 for every combination of the given attribute values, so that a counter's series
+ * exist from start-up rather than from its first event: `rate()` and alerts see a real 0, and
+ * dashboards show "0", not "No data" (seed 000's known limitation).
+ */
+export function primeCounter<D>(
+  counter: CounterRecorder<D>,
+  dimensions: { readonly [K in keyof AttributesOf<D>]?: readonly AttributeValue[] },
+): void {
+  let combinations: Record<string, AttributeValue>[] = [{}];
+  for (const [key, values] of Object.entries(dimensions) as [string, readonly AttributeValue[]][]) {
+    combinations = combinations.flatMap((partial) => values.map((value) => ({ ...partial, [key]: value })));
+  }
+  for (const attributes of combinations) counter.add(0, attributes as AttributesOf<D>);
+}
