@@ -5,6 +5,7 @@
  */
 import {
   botStatuses,
+  buckets,
   followMarket,
   mirror,
   openBots,
@@ -43,7 +44,12 @@ runService({
       for (const [status, count] of Object.entries(counts))
         metrics.tradingBotsActive.record(count, { status });
     });
-    await botMirror.loaded;
+    const executions = mirror(queue.executions, logger, stopping, undefined, {
+      maxAgeMillis: buckets.executions.options.ttl,
+      writtenAt: (execution) => Date.parse(execution.requestedAt),
+    });
+    const pipelineMirror = mirror(pipelines, logger, stopping);
+    await Promise.all([botMirror.loaded, executions.loaded, pipelineMirror.loaded]);
     const prices = new PriceStream(telemetry);
     const market = followMarket(context, { onTick: (tick) => prices.broadcast(tick) });
     const document = openApiDocument();
@@ -52,9 +58,9 @@ runService({
     return {
       routes(app) {
         app.get('/openapi.json', (c) => c.json(document));
-        app.route('/pipelines', pipelineRoutes(pipelines, queue, logger));
-        app.route('/executions', executionRoutes(queue, logger));
-        app.route('/bots', botRoutes(bots, pipelines, logger));
+        app.route('/pipelines', pipelineRoutes(pipelines, pipelineMirror, queue));
+        app.route('/executions', executionRoutes(queue, executions));
+        app.route('/bots', botRoutes(bots, botMirror, pipelines));
         app.route('/portfolio', portfolioRoutes(portfolio, market));
       },
       attach: (server) => prices.attach(server),

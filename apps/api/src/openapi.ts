@@ -116,6 +116,11 @@ export function openApiDocument() {
         },
       },
       '/bots/{id}': {
+        delete: {
+          summary: 'Delete a bot',
+          parameters: idPath,
+          responses: { 204: { description: 'Deleted' }, ...standardErrors },
+        },
         get: {
           summary: 'Get a bot',
           parameters: idPath,

@@ -26,6 +26,8 @@ export class PriceStream {
 
   constructor(telemetry: Telemetry) {
     this.#telemetry = telemetry;
+    // The gauge exists, at zero, before the first client connects.
+    telemetry.metrics.websocketConnectionsActive.add(0, { endpoint: priceStreamPath });
   }
 
   /** Takes over WebSocket upgrades on `server` for the stream's path. */

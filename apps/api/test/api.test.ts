@@ -29,9 +29,9 @@ const untouchable = new Proxy(
   },
 ) as never;
 const app = serviceApp(telemetry);
-app.route('/pipelines', pipelineRoutes(untouchable, untouchable, telemetry.logger));
-app.route('/executions', executionRoutes(untouchable, telemetry.logger));
-app.route('/bots', botRoutes(untouchable, untouchable, telemetry.logger));
+app.route('/pipelines', pipelineRoutes(untouchable, untouchable, untouchable));
+app.route('/executions', executionRoutes(untouchable, untouchable));
+app.route('/bots', botRoutes(untouchable, untouchable, untouchable));
 
 interface ErrorBody {
   error: { code: string; message: string; issues?: { field: string; rule: string }[] };

@@ -213,7 +213,16 @@ const botLifecycle: Scenario = {
       path: `/bots/${bot}/${action}`,
       expect: [200, 409],
     });
-    if (action === 'stop' && answer?.status === 200) state.bots.splice(state.bots.indexOf(bot), 1);
+    if (action === 'stop' && answer?.status === 200) {
+      // A stopped bot is done: remove it, so that hours of load leave no pile of them.
+      state.bots.splice(state.bots.indexOf(bot), 1);
+      await client.send('bot_lifecycle', {
+        method: 'DELETE',
+        route: '/bots/:id',
+        path: `/bots/${bot}`,
+        expect: [204, 404],
+      });
+    }
   },
 };
 

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import {
   evaluate,
+  failureKind,
   type PriceHistory,
   type ServiceContext,
   type Signal,
@@ -134,7 +135,7 @@ export class SignalGenerator {
         } catch (error) {
           metrics.natsPublishFailure.add(1, {
             signal_type: signal.type,
-            error_type: error instanceof Error ? error.name : 'Error',
+            error_type: failureKind(error),
           });
           logger.warn('signal publish failed', { signalId: signal.id, error });
         } finally {

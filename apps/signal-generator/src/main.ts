@@ -3,6 +3,8 @@
  * interval), follows it like any consumer, and runs the strategies on every tick.
  */
 import {
+  failureKind,
+  failureKinds,
   followMarket,
   marketSource,
   runService,
@@ -49,6 +51,8 @@ runService({
     followMarket(context, { onTick: (tick, history) => generator.onTick(tick, history) });
     primeCounter(metrics.signalsGenerated, { signal_type: signalTypes, source: strategies });
     primeCounter(metrics.natsPublishSuccess, { signal_type: signalTypes });
+    primeCounter(metrics.natsPublishFailure, { signal_type: signalTypes, error_type: failureKinds });
+    primeCounter(metrics.dataCollectionErrors, { ...collectorDimensions, error_type: failureKinds });
     primeCounter(metrics.mlPredictions, modelDimensions);
     primeCounter(metrics.dataPointsCollected, { ...collectorDimensions, data_type: ['tick'] });
     primeCounter(metrics.marketDataUpdates, { symbol: symbols, source: [marketSource] });
@@ -69,7 +73,7 @@ runService({
         healthy = false;
         metrics.dataCollectionErrors.add(1, {
           ...collector,
-          error_type: error instanceof Error ? error.name : 'Error',
+          error_type: failureKind(error),
         });
         logger.warn('market data round failed', { error });
       } finally {

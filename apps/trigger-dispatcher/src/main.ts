@@ -10,6 +10,7 @@ import {
   mirror,
   openExecutionQueue,
   openPipelines,
+  primeConsumerSeries,
   reportConsumerBacklog,
   runService,
   Signal,
@@ -47,10 +48,7 @@ runService({
     metrics.pipelinesSkippedRunning.add(0);
     primeCounter(metrics.pipelinesMatched, { signal_type: signalTypes });
     primeCounter(metrics.pipelinesEnqueued, { trigger_mode: ['signal'] });
-    primeCounter(metrics.messagesDeadLettered, {
-      destination: [subjects.signals],
-      reason: ['malformed', 'failed'],
-    });
+    primeConsumerSeries(context, subjects.signals);
 
     const dispatch = async (signal: Signal) => {
       metrics.signalsConsumed.add(1);

@@ -235,20 +235,28 @@ export class Executor {
     const fills: Fill[] = [];
     let rejected = 0;
     for (const intent of intents) {
-      const fill = await this.#trade(pipeline, intent, reasons);
-      if (fill) fills.push(fill);
-      else rejected += 1;
+      const outcome = await this.#trade(pipeline, intent, reasons);
+      if (outcome === 'rejected') rejected += 1;
+      else if (outcome !== 'nothing_to_sell') fills.push(outcome);
     }
     const status: ExecutionStatus = rejected > 0 && fills.length === 0 ? 'rejected' : 'succeeded';
     return { ...execution, status, fills, reasons };
   }
 
-  /** Risk checks, the order and the bookkeeping for one intent; the fill, or undefined if rejected. */
-  async #trade(pipeline: Pipeline, intent: Intent, reasons: string[]): Promise<Fill | undefined> {
+  /** Risk checks, the order and the bookkeeping for one intent: its fill, or why there is none. */
+  async #trade(
+    pipeline: Pipeline,
+    intent: Intent,
+    reasons: string[],
+  ): Promise<Fill | 'rejected' | 'nothing_to_sell'> {
     const { telemetry, portfolio, market, venue } = this.#deps;
     const { metrics, tracer } = telemetry;
     const { symbol, side } = intent;
     const current = (await portfolio.get(portfolioKey))?.value ?? emptyPortfolio(new Date());
+    if (side === 'sell' && !current.positions[symbol]) {
+      reasons.push(`${symbol} sell: no position to sell`);
+      return 'nothing_to_sell';
+    }
     const order = await span(tracer, 'risk check', () => {
       const { valuation } = revalue(
         current,
@@ -264,14 +272,14 @@ export class Executor {
     if (firstBreach) {
       metrics.tradesRejected.add(1, { reason: firstBreach, symbol });
       reasons.push(`${symbol} ${side}: risk limit ${order.breaches.join(', ')}`);
-      return undefined;
+      return 'rejected';
     }
     metrics.ordersPlaced.add(1, { symbol, side, order_type: 'market' });
     const result = await span(tracer, 'place order', () => placeOrder(order.proposed, venue));
     if (!result.filled) {
       metrics.tradesRejected.add(1, { reason: result.reason, symbol });
       reasons.push(`${symbol} ${side}: ${result.reason}`);
-      return undefined;
+      return 'rejected';
     }
     const { fill } = result;
     metrics.ordersFilled.add(1, { symbol, side });

@@ -12,8 +12,10 @@ import {
   openExecutionQueue,
   openPipelines,
   openPortfolio,
+  primeConsumerSeries,
   reportConsumerBacklog,
   runService,
+  subjects,
 } from '@tradeobs/platform';
 import { Executor } from './executor.ts';
 import { primePipelineSeries, primeTradingSeries } from './priming.ts';
@@ -50,6 +52,7 @@ runService({
     const executor = new Executor({ telemetry, queue, pipelines, portfolio, bots, botMirror, market, venue });
     reportPortfolio(telemetry, portfolio, market, { dailyPnlGoalUsd, intervalMillis: 5_000 }, stopping);
     reportConsumerBacklog(context, consumers.worker);
+    primeConsumerSeries(context, subjects.executionRequests);
 
     const consumer = await js.consumers.get(consumers.worker.stream, consumers.worker.config.durable_name);
     const messages = await consumer.consume({ max_messages: 16 });

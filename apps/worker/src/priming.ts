@@ -7,13 +7,7 @@ import { executionStatuses, signalTypes, strategies, symbols, triggerModes } fro
 import { primeCounter, type Telemetry } from '@tradeobs/telemetry';
 import type { LimitType } from './risk.ts';
 
-const limitTypes: readonly LimitType[] = [
-  'max_order',
-  'max_position',
-  'max_drawdown',
-  'insufficient_cash',
-  'no_position',
-];
+const limitTypes: readonly LimitType[] = ['max_order', 'max_position', 'max_drawdown', 'insufficient_cash'];
 const venueReasons = ['venue_rejected', 'price_moved'] as const;
 const finalStatuses = executionStatuses.filter((status) => status !== 'queued' && status !== 'running');
 

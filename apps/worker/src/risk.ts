@@ -5,7 +5,7 @@
  */
 import type { Pipeline, Portfolio, SignalType, TradingSymbol } from '@tradeobs/platform';
 
-export type LimitType = 'max_order' | 'max_position' | 'max_drawdown' | 'insufficient_cash' | 'no_position';
+export type LimitType = 'max_order' | 'max_position' | 'max_drawdown' | 'insufficient_cash';
 
 export interface ProposedOrder {
   symbol: TradingSymbol;
@@ -41,10 +41,8 @@ export function breachedLimits(
   const notional = order.quantity * order.price;
   const breaches: LimitType[] = [];
   if (drawdown > limits.maxDrawdown) breaches.push('max_drawdown');
-  if (order.side === 'sell') {
-    if (order.quantity <= 0) breaches.push('no_position');
-    return breaches;
-  }
+  // Selling only reduces exposure; the drawdown guard halts it too, as it halts all trading.
+  if (order.side === 'sell') return breaches;
   if (notional > limits.maxOrderUsd * 1.000001) breaches.push('max_order');
   const held = portfolio.positions[order.symbol]?.quantity ?? 0;
   if ((held + order.quantity) * order.price > limits.maxPositionUsd) breaches.push('max_position');

@@ -41,8 +41,9 @@ describe('risk', () => {
       'max_position',
       'insufficient_cash',
     ]);
-    const sell = { symbol: 'ETHUSD' as const, side: 'sell' as const, quantity: 0, price: 100 };
-    assert.deepEqual(breachedLimits(sell, pipeline, emptyPortfolio(now), 0), ['no_position']);
+    const sell = { symbol: 'BTCUSD' as const, side: 'sell' as const, quantity: 10, price: 100 };
+    assert.deepEqual(breachedLimits(sell, pipeline, portfolio, 0), [], 'selling reduces exposure');
+    assert.deepEqual(breachedLimits(sell, pipeline, portfolio, 0.2), ['max_drawdown']);
   });
 });
 

@@ -4,7 +4,9 @@
  * nats.connection.errors.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Telemetry } from '@tradeobs/telemetry';
+import { primeCounter, type Telemetry } from '@tradeobs/telemetry';
+
+const connectionTroubles = ['disconnect', 'error', 'staleConnection'] as const;
 
 export async function connectNats(
   url: string,
@@ -20,6 +22,7 @@ export async function connectNats(
     waitOnFirstConnect: true,
   });
   logger.info('connected to NATS', { server: nc.getServer() });
+  primeCounter(metrics.natsConnectionErrors, { kind: connectionTroubles });
   void (async () => {
     for await (const status of nc.status()) {
       switch (status.type) {

@@ -7,6 +7,7 @@
 import { headers as createHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Span } from '@opentelemetry/api';
+import { primeCounter } from '@tradeobs/telemetry';
 import type { z } from 'zod';
 import type { ServiceContext } from './service.ts';
 import { maxDeliveries, subjects } from './topology.ts';
@@ -122,6 +123,13 @@ export async function handleMessage<S extends z.ZodType>(
     message.nak(retryDelayMillis(delivery));
     return 'retry';
   }
+}
+
+/** Zero series from start-up for a consumer's redeliveries and dead letters. */
+export function primeConsumerSeries(context: ServiceContext, destination: string): void {
+  const { metrics } = context.telemetry;
+  primeCounter(metrics.messagesRedelivered, { destination: [destination] });
+  primeCounter(metrics.messagesDeadLettered, { destination: [destination], reason: ['malformed', 'failed'] });
 }
 
 /**

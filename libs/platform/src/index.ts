@@ -5,6 +5,7 @@ export {
   decode,
   handleMessage,
   type MessageHandlerOptions,
+  primeConsumerSeries,
   reportConsumerBacklog,
 } from './consume.ts';
 export { connectNats } from './connection.ts';
@@ -19,7 +20,14 @@ export {
   startService,
 } from './service.ts';
 export { ServiceConfigError, SettingsReader } from './settings.ts';
-export { CorruptEntryError, isRevisionConflict, openStore, Store, type Versioned } from './store.ts';
+export {
+  CorruptEntryError,
+  isRevisionConflict,
+  openStore,
+  Store,
+  type Versioned,
+  type WatchEvent,
+} from './store.ts';
 export {
   buckets,
   consumers,
@@ -32,7 +40,7 @@ export {
 export { type ExecutionQueue, openExecutionQueue, RunningLock } from './executions.ts';
 export { type Decision, evaluate, momentum, smaCrossover } from './strategies.ts';
 export { followMarket, type FollowOptions, marketSource, type PriceHistory } from './market.ts';
-export { type Mirror, mirror } from './mirror.ts';
+export { type Expiry, type Mirror, mirror } from './mirror.ts';
 export {
   type BotStore,
   openBots,
@@ -51,3 +59,4 @@ export {
   utcDay,
   type Valuation,
 } from './portfolio.ts';
+export { type FailureKind, failureKind, failureKinds } from './errors.ts';

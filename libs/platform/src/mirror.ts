@@ -1,7 +1,7 @@
 /**
  * An in-memory copy of a bucket, kept current by watching it: for hot-path reads (the
- * dispatcher matching every signal, the worker finding a pipeline's bots) without a
- * key-value round trip each time.
+ * dispatcher matching every signal, the worker finding a pipeline's bots, the api listing
+ * executions) without a key-value round trip per entry.
  */
 import type { z } from 'zod';
 import type { Logger } from '@tradeobs/telemetry';
@@ -15,29 +15,49 @@ export interface Mirror<T> {
   readonly loaded: Promise<void>;
 }
 
-export function mirror<S extends z.ZodType<{ id: string }>>(
+export interface Expiry<T> {
+  /** The bucket's TTL: the server drops older entries without telling watchers, so must we. */
+  maxAgeMillis: number;
+  /** When an entry was written, in epoch milliseconds. */
+  writtenAt: (value: T) => number;
+}
+
+export function mirror<S extends z.ZodType>(
   store: Store<S>,
   logger: Logger,
   signal: AbortSignal,
   onChange?: (entries: ReadonlyMap<string, z.infer<S>>) => void,
+  expiry?: Expiry<z.infer<S>>,
 ): Mirror<z.infer<S>> {
   const entries = new Map<string, z.infer<S>>();
-  const watched = new Set<string>();
   const onCorrupt = (error: Error) => logger.error('corrupt entry ignored', { bucket: store.bucket, error });
-  // The watch replays current values before changes, so the copy converges whatever the
-  // interleaving with this first full read, which only tells when the copy is complete.
-  const loaded = store.list(onCorrupt).then((values) => {
-    for (const value of values) if (!watched.has(value.id)) entries.set(value.id, value);
-    onChange?.(entries);
+  let markLoaded: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => {
+    markLoaded = resolve;
   });
+  let isLoaded = false;
   void (async () => {
-    for await (const change of store.watch(onCorrupt, signal)) {
-      watched.add(change.key);
-      if (change.value === undefined) entries.delete(change.key);
-      else entries.set(change.key, change.value);
-      onChange?.(entries);
+    for await (const event of store.watch(onCorrupt, signal)) {
+      if (event.key !== undefined) {
+        if (event.value === undefined) entries.delete(event.key);
+        else entries.set(event.key, event.value);
+      }
+      // Listeners hear about the bucket once it is complete, then about every change.
+      if (event.current && !isLoaded) {
+        isLoaded = true;
+        markLoaded();
+      }
+      if (isLoaded) onChange?.(entries);
     }
   })().catch((error: unknown) => logger.error('bucket watch ended', { bucket: store.bucket, error }));
+  if (expiry) {
+    const sweep = setInterval(() => {
+      const oldest = Date.now() - expiry.maxAgeMillis;
+      for (const [key, value] of entries) if (expiry.writtenAt(value) < oldest) entries.delete(key);
+    }, 60_000);
+    sweep.unref();
+    signal.addEventListener('abort', () => clearInterval(sweep), { once: true });
+  }
   return {
     get: (key) => entries.get(key),
     values: () => entries.values(),

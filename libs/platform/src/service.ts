@@ -14,6 +14,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { connectNats } from './connection.ts';
+import { FaultInjector } from './faults.ts';
 import { ApiError, errorBody, jsonBodies } from './http.ts';
 import { SettingsReader } from './settings.ts';
 import { declareStreams, subjectTemplates } from './topology.ts';
@@ -90,6 +91,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const port = settings.number('PORT', options.defaultPort, { min: 1, max: 65535, integer: true });
   const host = settings.string('HOST', '127.0.0.1');
   const natsUrl = settings.string('NATS_URL', 'nats://127.0.0.1:4222');
+  const faults =
+    settings.oneOf('FAULT_INJECTION', ['disabled', 'enabled'], 'disabled') === 'enabled'
+      ? new FaultInjector()
+      : undefined;
   settings.check();
 
   const telemetry = initTelemetry({
@@ -153,6 +158,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   const app = serviceApp(telemetry);
   probes(app, async () => ({ nats: context.natsConnected(), ...(await parts.readiness?.()) }));
+  if (faults) {
+    logger.warn('fault injection is enabled: PUT /admin/faults makes requests fail on purpose');
+    app.use(faults.middleware());
+    faults.routes(app);
+  }
   parts.routes?.(app);
   parts.attach?.(server);
   current = app;

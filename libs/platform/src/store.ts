@@ -156,27 +156,36 @@ export class Store<S extends z.ZodType> {
 
   /**
    * Current values, then every change, as an async iterator: `{ key, value }` for a put and
-   * `{ key, value: undefined }` for a delete. Ends when `signal` aborts.
+   * `{ key, value: undefined }` for a delete. `current` is true once the bucket's content at
+   * the start has been delivered (at once for an empty bucket). Ends when `signal` aborts.
    */
   async *watch(
     onCorrupt: (error: CorruptEntryError) => void,
     signal?: AbortSignal,
-  ): AsyncGenerator<{ key: string; value: z.infer<S> | undefined }> {
+  ): AsyncGenerator<WatchEvent<z.infer<S>>> {
+    const empty = (await this.#kv.status()).values === 0;
+    if (empty) yield { current: true };
     const watcher = await this.#kv.watch();
     signal?.addEventListener('abort', () => watcher.stop(), { once: true });
     for await (const entry of watcher) {
+      // The initial replay counts down to delta 0; later entries are updates.
+      const current = empty || entry.isUpdate || entry.delta === 0;
       if (entry.operation !== 'PUT') {
-        yield { key: entry.key, value: undefined };
+        yield { key: entry.key, value: undefined, current };
         continue;
       }
       try {
-        yield { key: entry.key, value: this.#decode(entry.key, entry) };
+        yield { key: entry.key, value: this.#decode(entry.key, entry), current };
       } catch (error) {
         onCorrupt(error as CorruptEntryError);
+        if (current) yield { current };
       }
     }
   }
 }
+
+export type WatchEvent<T> =
+  { key: string; value: T | undefined; current: boolean } | { key?: undefined; current: true };
 
 /** Opens (creating it when missing) one of the platform's buckets as a typed store. */
 export async function openStore<S extends z.ZodType>(

@@ -89,7 +89,8 @@ export const consumers = {
 export const buckets = {
   pipelines: { name: 'pipelines', options: { history: 1 } },
   bots: { name: 'bots', options: { history: 1 } },
-  executions: { name: 'executions', options: { history: 1, ttl: 24 * 3600 * 1000 } },
+  /** Two hours of executions: about 8,000 at the demo's rate, all held by the api in memory. */
+  executions: { name: 'executions', options: { history: 1, ttl: 2 * 3600 * 1000 } },
   portfolio: { name: 'portfolio', options: { history: 1 } },
   /** One key per running pipeline; the TTL frees a lock whose worker died. */
   runningPipelines: { name: 'running-pipelines', options: { history: 1, ttl: 5 * 60 * 1000 } },

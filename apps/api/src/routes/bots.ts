@@ -1,4 +1,4 @@
-/** Bots: create, list, get, and the lifecycle start → pause → start … → stop (final). */
+/** Bots: create, list, get, delete, and the lifecycle start → pause → start … → stop (final). */
 import { randomUUID } from 'node:crypto';
 import {
   ApiError,
@@ -7,11 +7,11 @@ import {
   type BotStatus,
   type BotStore,
   IdParam,
+  type Mirror,
   notFound,
   type PipelineStore,
   validate,
 } from '@tradeobs/platform';
-import type { Logger } from '@tradeobs/telemetry';
 import { Hono } from 'hono';
 
 type Action = 'start' | 'pause' | 'stop';
@@ -23,7 +23,8 @@ const transitions: Record<Action, { from: readonly BotStatus[]; to: BotStatus }>
   stop: { from: ['created', 'running', 'paused'], to: 'stopped' },
 };
 
-export function botRoutes(bots: BotStore, pipelines: PipelineStore, logger: Logger): Hono {
+/** `all` is the api's copy of the bots bucket, for listing without a read per bot. */
+export function botRoutes(bots: BotStore, all: Mirror<Bot>, pipelines: PipelineStore): Hono {
   const app = new Hono();
 
   app.post('/', validate('json', BotInput), async (c) => {
@@ -57,8 +58,8 @@ export function botRoutes(bots: BotStore, pipelines: PipelineStore, logger: Logg
     return c.json(bot, 201);
   });
 
-  app.get('/', async (c) => {
-    const items = await bots.list((error) => logger.error('corrupt bot entry', { error }));
+  app.get('/', (c) => {
+    const items = [...all.values()];
     return c.json({
       items: items.sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
       total: items.length,
@@ -70,6 +71,13 @@ export function botRoutes(bots: BotStore, pipelines: PipelineStore, logger: Logg
     const stored = await bots.get(id);
     if (!stored) throw notFound('bot', id);
     return c.json(stored.value);
+  });
+
+  app.delete('/:id', validate('param', IdParam), async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await bots.get(id))) throw notFound('bot', id);
+    await bots.delete(id);
+    return c.body(null, 204);
   });
 
   for (const action of Object.keys(transitions) as Action[]) {

@@ -1,6 +1,13 @@
 /** Executions: list (newest first, filtered) and get. Triggering is under /pipelines/:id/executions. */
-import { type ExecutionQueue, executionStatuses, IdParam, notFound, validate } from '@tradeobs/platform';
-import type { Logger } from '@tradeobs/telemetry';
+import {
+  type Execution,
+  type ExecutionQueue,
+  executionStatuses,
+  IdParam,
+  type Mirror,
+  notFound,
+  validate,
+} from '@tradeobs/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 
@@ -12,11 +19,12 @@ export const ExecutionListQuery = z
   })
   .strict();
 
-export function executionRoutes(queue: ExecutionQueue, logger: Logger): Hono {
+/** `recent` is the api's copy of the executions bucket, so a listing costs no key-value reads. */
+export function executionRoutes(queue: ExecutionQueue, recent: Mirror<Execution>): Hono {
   const app = new Hono();
-  app.get('/', validate('query', ExecutionListQuery), async (c) => {
+  app.get('/', validate('query', ExecutionListQuery), (c) => {
     const query = c.req.valid('query');
-    const all = await queue.executions.list((error) => logger.error('corrupt execution entry', { error }));
+    const all = [...recent.values()];
     const items = all
       .filter((e) => (query.pipelineId ? e.pipelineId === query.pipelineId : true))
       .filter((e) => (query.status ? e.status === query.status : true))

@@ -4,6 +4,7 @@ import {
   ApiError,
   type ExecutionQueue,
   IdParam,
+  type Mirror,
   notFound,
   type Pipeline,
   PipelineInput,
@@ -12,7 +13,6 @@ import {
   strategies,
   validate,
 } from '@tradeobs/platform';
-import type { Logger } from '@tradeobs/telemetry';
 import { Hono } from 'hono';
 import { z } from 'zod';
 
@@ -31,9 +31,9 @@ function defined<T extends object>(update: T): { [K in keyof T]?: Exclude<T[K], 
   };
 }
 
-export function pipelineRoutes(pipelines: PipelineStore, queue: ExecutionQueue, logger: Logger): Hono {
+/** `all` is the api's copy of the pipelines bucket, for listing without a read per pipeline. */
+export function pipelineRoutes(pipelines: PipelineStore, all: Mirror<Pipeline>, queue: ExecutionQueue): Hono {
   const app = new Hono();
-  const onCorrupt = (error: Error) => logger.error('corrupt pipeline entry', { error });
   const existing = async (id: string) => {
     const stored = await pipelines.get(id);
     if (!stored) throw notFound('pipeline', id);
@@ -47,15 +47,15 @@ export function pipelineRoutes(pipelines: PipelineStore, queue: ExecutionQueue, 
     return c.json(pipeline, 201);
   });
 
-  app.get('/', validate('query', PipelineListQuery), async (c) => {
+  app.get('/', validate('query', PipelineListQuery), (c) => {
     const query = c.req.valid('query');
-    const all = await pipelines.list(onCorrupt);
-    const selected = all
+    const everything = [...all.values()];
+    const selected = everything
       .filter((p) => (query.strategy ? p.strategy === query.strategy : true))
       .filter((p) => (query.enabled ? String(p.enabled) === query.enabled : true))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       .slice(0, query.limit);
-    return c.json({ items: selected, total: all.length });
+    return c.json({ items: selected, total: everything.length });
   });
 
   app.get('/:id', validate('param', IdParam), async (c) =>

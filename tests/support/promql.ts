@@ -1,0 +1,49 @@
+/**
+ * Reading PromQL written by people: the metric names an expression uses (so a test can check
+ * they exist after a rename), and Grafana's variables replaced by values for a live query.
+ */
+const keywords = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+]);
+
+/** Metric names (and recorded series names) referenced by a PromQL expression. */
+export function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]')
+    // Label lists of aggregations and vector matching are not metric names.
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
+  const names = new Set<string>();
+  for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
+    const name = match[0];
+    const after = stripped.slice((match.index ?? 0) + name.length).trimStart();
+    if (after.startsWith('(') || keywords.has(name.toLowerCase())) continue;
+    // Durations (5m), numbers in exponent form (1e3) and unit suffixes are not names.
+    if (/^\d/.test(name)) continue;
+    const before = stripped.slice(0, match.index ?? 0);
+    if (/[0-9.]$/.test(before)) continue;
+    names.add(name);
+  }
+  return [...names].sort();
+}
+
+/** Grafana's variables as the live test queries them: every service, a one-minute window. */
+export function withVariables(expr: string, rateInterval = '1m'): string {
+  return expr
+    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, rateInterval)
+    .replace(/\$__interval|\$\{__interval\}/g, rateInterval)
+    .replace(/\$\{?service\}?/g, '.*');
+}
