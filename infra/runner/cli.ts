@@ -12,21 +12,16 @@ import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ComponentName } from './components.ts';
+import { type ComponentName, defineComponents } from './components.ts';
 import { ensureInstalled } from './install.ts';
 import { StackError } from './log.ts';
 import { repoRoot, stateDir } from './paths.ts';
 import { LOOPBACK, ports } from './ports.ts';
+import { readSettings } from './settings.ts';
 import { type ComponentStatus, logFile, stackStatus, startStack, stopStack } from './stack.ts';
 import { buildSpanTree, fetchTrace, findTraces, renderSpanTree } from './trace.ts';
 
-const componentNames: readonly ComponentName[] = [
-  'nats',
-  'prometheus',
-  'alertmanager',
-  'jaeger',
-  'collector',
-];
+const componentNames: readonly ComponentName[] = defineComponents(readSettings()).map((c) => c.name);
 
 function printStatus(statuses: ComponentStatus[]): void {
   const width = Math.max(...statuses.map((s) => s.title.length));
@@ -37,17 +32,53 @@ function printStatus(statuses: ComponentStatus[]): void {
   }
 }
 
+interface FiringAlert {
+  alertname: string;
+  severity: string;
+  labels: Record<string, string>;
+  summary: string;
+  startsAt: string;
+}
+
+/** The alerts firing now, as delivered to the notifier by Alertmanager. */
+async function printFiringAlerts(): Promise<void> {
+  let firing: FiringAlert[];
+  try {
+    const response = await fetch(`http://${LOOPBACK}:${ports.notifier}/alerts`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    firing = ((await response.json()) as { firing: FiringAlert[] }).firing;
+  } catch {
+    process.stdout.write('\nAlerts: the notifier is not running, so firing alerts cannot be shown.\n');
+    return;
+  }
+  if (firing.length === 0) {
+    process.stdout.write('\nAlerts: none firing.\n');
+    return;
+  }
+  process.stdout.write(`\nAlerts firing (${firing.length}):\n`);
+  for (const alert of firing) {
+    const job = alert.labels.job ? ` [${alert.labels.job}]` : '';
+    process.stdout.write(
+      `  ${alert.severity.toUpperCase().padEnd(8)}  ${alert.alertname}${job}  ${alert.summary}  (since ${alert.startsAt})\n`,
+    );
+  }
+}
+
 function printNextSteps(): void {
   const prometheus = `http://${LOOPBACK}:${ports.prometheus}`;
   process.stdout.write(
     [
       '',
       `State and logs: ${relative(process.cwd(), stateDir()) || '.'}/ (logs/<component>.log)`,
-      'Send OTLP to 127.0.0.1:4317 (gRPC) or http://127.0.0.1:4318 (HTTP). Then:',
-      `  curl -s '${prometheus}/api/v1/query?query=up'`,
-      '  npm run stack -- trace --service <service>     recent traces of a service',
+      `The platform: api http://${LOOPBACK}:${ports.api} (OpenAPI at /openapi.json), the load generator drives it.`,
+      'Try:',
+      `  curl -s http://${LOOPBACK}:${ports.api}/portfolio`,
+      `  curl -s '${prometheus}/api/v1/query?query=sum by (job) (rate(http_server_request_duration_seconds_count[1m]))'`,
+      '  npm run stack -- trace --service worker         recent traces of a service',
       '  npm run stack -- trace <trace-id>              one trace as a span tree',
       '  npm run stack -- status | logs <component> | stop',
+      'Your own services: send OTLP to 127.0.0.1:4317 (gRPC) or http://127.0.0.1:4318 (HTTP).',
       '',
     ].join('\n'),
   );
@@ -130,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const statuses = await stackStatus();
       printStatus(statuses);
+      await printFiringAlerts();
       return statuses.every((s) => s.healthy) ? 0 : 1;
     }
     case 'logs':

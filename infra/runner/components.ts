@@ -20,7 +20,8 @@ export type ComponentName =
   | 'worker'
   | 'signal-generator'
   | 'trigger-dispatcher'
-  | 'loadgen';
+  | 'loadgen'
+  | 'notifier';
 
 export interface Launch {
   command: string;
@@ -91,7 +92,10 @@ function serviceEnvironment(port: PortName, extra: Record<string, string> = {}):
 
 /** One of the platform's Node services (apps/<name>/src/main.ts), run by this very Node. */
 function platformService(
-  name: Extract<ComponentName, 'api' | 'worker' | 'signal-generator' | 'trigger-dispatcher' | 'loadgen'>,
+  name: Extract<
+    ComponentName,
+    'api' | 'worker' | 'signal-generator' | 'trigger-dispatcher' | 'loadgen' | 'notifier'
+  >,
   title: string,
   port: PortName,
   extraEnv: Record<string, string> = {},
@@ -234,6 +238,9 @@ export function defineComponents(settings: StackSettings): Component[] {
     platformService('worker', 'worker (executions)', 'worker'),
     platformService('signal-generator', 'signal-generator (market data, signals)', 'signalGenerator'),
     platformService('trigger-dispatcher', 'trigger-dispatcher (signals to executions)', 'triggerDispatcher'),
+    platformService('notifier', 'notifier (alert webhook receiver)', 'notifier', {
+      NOTIFIER_LOG_FILE: join(statePaths.data('notifier'), 'notifications.jsonl'),
+    }),
     platformService('loadgen', `loadgen (${settings.loadgenRate} scenarios/s)`, 'loadgen', {
       LOADGEN_RATE: String(settings.loadgenRate),
       API_URL: http('api'),
@@ -242,11 +249,12 @@ export function defineComponents(settings: StackSettings): Component[] {
 }
 
 /**
- * Start order: backends first, in parallel; the collector once its destinations are up; the
- * services once NATS and the collector are; the load generator last.
+ * Start order: backends (and the notifier that Alertmanager delivers to) first, in parallel;
+ * the collector once its destinations are up; the services once NATS and the collector are;
+ * the load generator last.
  */
 export const waves: readonly (readonly ComponentName[])[] = [
-  ['nats', 'prometheus', 'alertmanager', 'jaeger'],
+  ['nats', 'prometheus', 'alertmanager', 'jaeger', 'notifier'],
   ['collector'],
   ['api', 'worker', 'signal-generator', 'trigger-dispatcher'],
   ['loadgen'],

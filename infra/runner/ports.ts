@@ -23,6 +23,7 @@ export const ports = {
   signalGenerator: 8003,
   triggerDispatcher: 8004,
   loadgen: 8005,
+  notifier: 8006,
   grafana: 3000,
 } as const;
 
