@@ -29,12 +29,10 @@ export function metricNames(expr: string): string[] {
   const names = new Set<string>();
   for (const match of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
     const name = match[0];
-    const after = stripped.slice((match.index ?? 0) + name.length).trimStart();
+    const after = stripped.slice(match.index + name.length).trimStart();
     if (after.startsWith('(') || keywords.has(name.toLowerCase())) continue;
-    // Durations (5m), numbers in exponent form (1e3) and unit suffixes are not names.
-    if (/^\d/.test(name)) continue;
-    const before = stripped.slice(0, match.index ?? 0);
-    if (/[0-9.]$/.test(before)) continue;
+    // The letters of a duration (5m) or a number (1e3) are not names.
+    if (/[0-9.]$/.test(stripped.slice(0, match.index))) continue;
     names.add(name);
   }
   return [...names].sort();
