@@ -35,11 +35,12 @@ describe('config templates', () => {
 });
 
 describe('runner settings', () => {
-  it('defaults to the local profile and in-memory Jaeger', () => {
+  it('defaults to the local profile, in-memory Jaeger and 5 load scenarios a second', () => {
     assert.deepEqual(readSettings({}), {
       collectorProfile: 'local',
       jaegerStorage: 'memory',
       collectorMemoryLimitMib: 512,
+      loadgenRate: 5,
     });
   });
 
@@ -55,6 +56,10 @@ describe('runner settings', () => {
     assert.throws(
       () => readSettings({ COLLECTOR_MEMORY_LIMIT_MIB: '-5' }),
       /COLLECTOR_MEMORY_LIMIT_MIB="-5"/,
+    );
+    assert.throws(
+      () => readSettings({ LOADGEN_RATE: 'fast' }),
+      /LOADGEN_RATE="fast" is not valid; expected a number above 0/,
     );
   });
 });
