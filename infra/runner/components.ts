@@ -59,10 +59,14 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
   };
 }
 
-/** Collector config files for a profile: the shared receiving half, then the profile. */
+/**
+ * Collector config files for a profile: the receiving half, the pieces profiles share, then the
+ * profile's exporting half.
+ */
 export function collectorConfigFiles(profile: string): string[] {
   return [
     join(repoRoot, 'collector/config/base.yaml'),
+    join(repoRoot, 'collector/config/shared.yaml'),
     join(repoRoot, 'collector/config/profiles', `${profile}.yaml`),
   ];
 }

@@ -14,13 +14,32 @@ import { repoRoot, statePaths } from '../../infra/runner/paths.ts';
 import { renderFile } from '../../infra/runner/render.ts';
 import { collectorProfiles, jaegerStorages, readSettings } from '../../infra/runner/settings.ts';
 
+/**
+ * What each vendor profile needs from the environment, with placeholder values: enough for
+ * `otelcol validate`, which checks the configuration but sends nothing.
+ */
+const placeholderCredentials = {
+  AWS_REGION: 'eu-west-1',
+  AMP_REMOTE_WRITE_URL:
+    'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-placeholder/api/v1/remote_write',
+  // Given explicitly so that the SigV4 extension does not look for an instance role.
+  AWS_ACCESS_KEY_ID: 'AKIAPLACEHOLDER',
+  AWS_SECRET_ACCESS_KEY: 'placeholder',
+  DD_API_KEY: 'placeholder',
+  OTLP_VENDOR_ENDPOINT: 'https://otlp.vendor.invalid',
+  OTLP_VENDOR_HEADERS: '{authorization: "Basic cGxhY2Vob2xkZXI="}',
+  GATEWAY_0_ENDPOINT: '127.0.0.1:24317',
+  GATEWAY_1_ENDPOINT: '127.0.0.1:34317',
+  GATEWAY_NAME: 'gateway-0',
+};
+
 let binaries: Binaries;
 let env: NodeJS.ProcessEnv;
 
 before(async () => {
   process.env.STACK_STATE_DIR = await mkdtemp(join(tmpdir(), 'stack-validate-'));
   binaries = await ensureInstalled();
-  env = { ...process.env, ...stackEnvironment(readSettings({})) };
+  env = { ...process.env, ...stackEnvironment(readSettings({})), ...placeholderCredentials };
 });
 
 describe('collector configs', () => {
