@@ -17,6 +17,7 @@ export function logChannel(file: string): Channel {
   return {
     name: 'log',
     async deliver(payload) {
+      if (payload.alerts.length === 0) return;
       await mkdir(dirname(file), { recursive: true });
       const lines = payload.alerts.map((alert) =>
         JSON.stringify({
