@@ -49,8 +49,16 @@ const http = (port: PortName, path = '') => `http://${LOOPBACK}:${ports[port]}${
 export function stackEnvironment(settings: StackSettings): Record<string, string> {
   return {
     ...portEnvironment(),
+    // Where each component listens and finds its peers: loopback here; a container listens on
+    // 0.0.0.0 and finds its peers by name (infra/compose, infra/k8s), with the same configs.
+    LISTEN_HOST: LOOPBACK,
+    COLLECTOR_HOST: LOOPBACK,
+    JAEGER_HOST: LOOPBACK,
+    PROMETHEUS_HOST: LOOPBACK,
+    ALERTMANAGER_HOST: LOOPBACK,
     NATS_STORE_DIR: statePaths.data('nats'),
     PROMETHEUS_RULES_DIR: join(repoRoot, 'infra/prometheus/rules'),
+    PROMETHEUS_SCRAPE_TARGETS_DIR: join(statePaths.config(), 'scrape-targets'),
     COLLECTOR_STORAGE_DIR: join(statePaths.data('collector'), 'queue'),
     COLLECTOR_WAL_DIR: join(statePaths.data('collector'), 'wal'),
     COLLECTOR_MEMORY_LIMIT_MIB: String(settings.collectorMemoryLimitMib),
@@ -152,6 +160,7 @@ export function defineComponents(settings: StackSettings): Component[] {
       startTimeoutMs: 180_000,
       async prepare(binaries, environment) {
         await mkdir(statePaths.data('prometheus'), { recursive: true });
+        await mkdir(environment.PROMETHEUS_SCRAPE_TARGETS_DIR as string, { recursive: true });
         const config = await renderFile(
           join(repoRoot, 'infra/prometheus/prometheus.yml'),
           environment,
