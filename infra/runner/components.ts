@@ -56,6 +56,7 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
     JAEGER_HOST: LOOPBACK,
     PROMETHEUS_HOST: LOOPBACK,
     ALERTMANAGER_HOST: LOOPBACK,
+    NOTIFIER_HOST: LOOPBACK,
     NATS_STORE_DIR: statePaths.data('nats'),
     PROMETHEUS_RULES_DIR: join(repoRoot, 'infra/prometheus/rules'),
     PROMETHEUS_SCRAPE_TARGETS_DIR: join(statePaths.config(), 'scrape-targets'),

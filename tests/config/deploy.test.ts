@@ -78,7 +78,6 @@ describe('docker compose (infra/compose)', () => {
     volumes?: string[];
     ports?: string[];
     tmpfs?: string[];
-    network_mode?: string;
   }
   interface Compose {
     services: Record<string, Service>;
@@ -349,26 +348,21 @@ describe('docker compose (infra/compose)', () => {
 });
 
 describe('collector configs for containers', () => {
-  // The profiles that export to Jaeger and Prometheus name them 127.0.0.1, which in a container
-  // is the collector itself. `${env:JAEGER_HOST}` and `${env:PROMETHEUS_HOST}` there, which the
-  // runner sets to 127.0.0.1 and compose and the Kubernetes manifests set to service names,
-  // make the profiles work everywhere; until then this reports them.
-  it(
-    'reach their peers through host variables, not loopback',
-    { todo: 'collector/config/profiles/{local,gateway}.yaml still export to 127.0.0.1' },
-    async () => {
-      const loopback: string[] = [];
-      for (const profile of collectorProfiles()) {
-        for (const file of collectorConfigFiles(profile)) {
-          for (const line of (await readFile(file, 'utf8')).split('\n')) {
-            if (/^\s*[^#\s].*\b(127\.0\.0\.1|localhost)\b/.test(line))
-              loopback.push(`${repoPath(file)}: ${line.trim()}`);
-          }
+  // In a container 127.0.0.1 is the collector itself: peers are named by `${env:JAEGER_HOST}`
+  // and `${env:PROMETHEUS_HOST}`, which the runner sets to 127.0.0.1 and compose and the
+  // Kubernetes manifests set to service names.
+  it('reach their peers through host variables, not loopback', async () => {
+    const loopback: string[] = [];
+    for (const profile of collectorProfiles()) {
+      for (const file of collectorConfigFiles(profile)) {
+        for (const line of (await readFile(file, 'utf8')).split('\n')) {
+          if (/^\s*[^#\s].*\b(127\.0\.0\.1|localhost)\b/.test(line))
+            loopback.push(`${repoPath(file)}: ${line.trim()}`);
         }
       }
-      assert.deepEqual([...new Set(loopback)], []);
-    },
-  );
+    }
+    assert.deepEqual([...new Set(loopback)], []);
+  });
 });
 
 describe('kubernetes (infra/k8s)', () => {

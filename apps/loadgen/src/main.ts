@@ -15,6 +15,7 @@ const rate = settings.number('LOADGEN_RATE', 5, { min: 0.1, max: 10_000 });
 const apiUrl = settings.string('API_URL', 'http://127.0.0.1:8000');
 const port = settings.number('PORT', 8005, { min: 1, max: 65535, integer: true });
 const maxInFlight = settings.number('LOADGEN_MAX_IN_FLIGHT', 32, { min: 1, max: 10_000, integer: true });
+const host = settings.string('HOST', '127.0.0.1');
 settings.check();
 
 const telemetry = initTelemetry({ serviceName: 'loadgen', serviceVersion: '0.1.0', handleSignals: false });
@@ -70,7 +71,7 @@ app.get('/health', (c) => c.json({ status: 'ok', service: 'loadgen' }));
 app.get('/stats', (c) =>
   c.json({ rate, inFlight, skippedAtCapacity: skipped, scenarios: Object.fromEntries(counts) }),
 );
-const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+const server = serve({ fetch: app.fetch, port, hostname: host });
 
 await waitForApi();
 await seed();

@@ -128,7 +128,10 @@ const writes: Scenario = {
   weight: 12,
   async run(client, state) {
     const pipeline = state.pick(state.pipelines);
-    if (!pipeline || state.random() < 0.4) {
+    // Pipelines are configuration: mostly edited, rarely replaced. Creating one (and so
+    // retiring the oldest) now and then keeps create and delete exercised without turning
+    // pipeline ids, which label some metrics, into a stream of new series.
+    if (!pipeline || state.pipelines.length < maxPipelines || state.random() < 0.02) {
       await createPipeline(client, state, 'write');
       return;
     }
@@ -206,7 +209,8 @@ const botLifecycle: Scenario = {
       }
       return;
     }
-    const action = state.pick(['start', 'pause', 'start', 'stop'] as const) ?? 'start';
+    // Mostly pausing and resuming; a stop (the bot is then deleted and replaced) is rare.
+    const action = state.random() < 0.05 ? 'stop' : (state.pick(['start', 'pause'] as const) ?? 'start');
     const answer = await client.send('bot_lifecycle', {
       method: 'POST',
       route: `/bots/:id/${action}`,

@@ -14,6 +14,7 @@ const settings = new SettingsReader(process.env);
 const port = settings.number('PORT', 8006, { min: 1, max: 65535, integer: true });
 const logFile = settings.string('NOTIFIER_LOG_FILE', 'notifications.jsonl');
 const webhookUrl = settings.string('NOTIFIER_WEBHOOK_URL', '');
+const host = settings.string('HOST', '127.0.0.1');
 settings.check();
 
 const telemetry = initTelemetry({ serviceName: 'notifier', serviceVersion: '0.1.0', handleSignals: false });
@@ -38,7 +39,7 @@ app.post('/alertmanager', validate('json', WebhookPayload), async (c) => {
   return c.json({ delivered: payload.alerts.length });
 });
 
-const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+const server = serve({ fetch: app.fetch, port, hostname: host });
 telemetry.logger.info('listening', { port, channels: channels.map((channel) => channel.name) });
 const stop = () => {
   server.close();
