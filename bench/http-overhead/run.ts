@@ -12,6 +12,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../../infra/runner/paths.ts';
+import { infrastructure } from '../../infra/runner/components.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { type Variant, variantEnv, variants } from './variants.ts';
 
@@ -86,8 +87,17 @@ const median = (xs: number[]) => {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
 
-const wasRunning = (await stackStatus()).every((s) => s.healthy);
-if (!wasRunning) await startStack();
+// Only the pipeline: the platform's services and load generator would compete for the CPUs.
+const wasRunning = (await stackStatus())
+  .filter((s) => infrastructure.includes(s.name))
+  .every((s) => s.healthy);
+if ((await stackStatus()).some((s) => !infrastructure.includes(s.name) && s.pid !== undefined)) {
+  process.stderr.write(
+    'The platform services are running and would disturb the measurement: npm run stack -- stop\n',
+  );
+  process.exit(1);
+}
+if (!wasRunning) await startStack(undefined, infrastructure);
 const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
 for (let round = 0; round < rounds; round += 1) {
   // Rotate the order so that no variant always runs first (or last) in a round.
@@ -104,6 +114,7 @@ for (let round = 0; round < rounds; round += 1) {
 if (!wasRunning) await stopStack();
 
 const bareCpu = median((samples.get('bare') ?? []).map((s) => s.cpuMicrosPerRequest));
+const noopCpu = median((samples.get('noop-middleware') ?? []).map((s) => s.cpuMicrosPerRequest));
 const rows = variants.map((variant) => {
   const list = samples.get(variant) ?? [];
   const cpu = median(list.map((s) => s.cpuMicrosPerRequest));
@@ -112,17 +123,18 @@ const rows = variants.map((variant) => {
     rps: median(list.map((s) => s.requestsPerSecond)),
     cpu,
     added: cpu - bareCpu,
+    addedOverNoop: cpu - noopCpu,
     dropped: list.reduce((sum, s) => sum + s.droppedSpans, 0),
   };
 });
 const ours = rows.find((r) => r.variant === 'traces-100pct');
 const honoOtel = rows.find((r) => r.variant === 'hono-otel-100pct');
 const table = [
-  '| variant | requests/s (median) | CPU µs per request (median) | added over bare Hono | spans dropped |',
-  '|---|---:|---:|---:|---:|',
+  '| variant | requests/s (median) | CPU µs per request (median) | added over bare Hono | added over a no-op middleware | spans dropped |',
+  '|---|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
-      `| ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpu.toFixed(2)} | ${r.variant === 'bare' ? '—' : `${r.added.toFixed(2)} µs`} | ${r.dropped} |`,
+      `| ${r.variant} | ${r.rps.toFixed(0)} | ${r.cpu.toFixed(2)} | ${r.variant === 'bare' ? '—' : `${r.added.toFixed(2)} µs`} | ${r.variant === 'bare' || r.variant === 'noop-middleware' ? '—' : `${r.addedOverNoop.toFixed(2)} µs`} | ${r.dropped} |`,
   ),
 ].join('\n');
 const ratio = ours && honoOtel && honoOtel.added > 0 ? (ours.added / honoOtel.added).toFixed(2) : 'n/a';
@@ -132,7 +144,8 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus(
 ${rounds} rounds × ${seconds} s per variant, variants alternating in rotating order; service pinned to CPU 0,
 wrk (1 thread, 32 connections) to CPU 1; spans exported to the real local collector.
 
-Reproduce: \`npm run stack -- up && node bench/http-overhead/run.ts --rounds ${rounds} --seconds ${seconds}\`
+Reproduce: \`node bench/http-overhead/run.ts --rounds ${rounds} --seconds ${seconds}\` (starts the pipeline if it is not running;
+stop the platform's services first)
 
 ${table}
 

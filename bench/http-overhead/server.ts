@@ -12,7 +12,14 @@ import type { Variant } from './variants.ts';
 const variant = process.env.BENCH_VARIANT as Variant;
 const app = new Hono();
 
-if (variant !== 'bare') {
+if (variant === 'noop-middleware') {
+  // Any Hono middleware makes the request asynchronous: the floor under every instrumentation.
+  app.use(async (_c, next) => {
+    await next();
+  });
+}
+
+if (variant !== 'bare' && variant !== 'noop-middleware') {
   const telemetry = initTelemetry({
     serviceName: `bench-${variant}`,
     serviceVersion: '0.0.0',

@@ -63,7 +63,16 @@ function contentLength(headers: Headers | IncomingHeaders): number | undefined {
   return Number.isFinite(length) ? length : undefined;
 }
 
-export type HttpTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator'>;
+export type HttpTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator' | 'tracing'>;
+
+export interface HttpInstrumentationOptions {
+  /**
+   * Record http.server.response.body.size, which the semantic conventions make opt-in. Off by
+   * default: behind @hono/node-server, reading a response's headers turns its lightweight
+   * response into a full one, which costs about 7 µs of CPU per request.
+   */
+  responseBodySize?: boolean;
+}
 
 type MetricAttributes = Readonly<Record<string, string | number>>;
 
@@ -84,27 +93,49 @@ class AttributeCache {
   }
 }
 
-export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler {
-  const { meter, tracer, propagator } = telemetry;
+/** Node's response behind @hono/node-server, where a header can be set without building a Headers object. */
+function outgoingResponse(c: Context): { setHeader(name: string, value: string): unknown } | undefined {
+  return (c.env as { outgoing?: { setHeader(name: string, value: string): unknown } } | undefined)?.outgoing;
+}
+
+function traceresponse(span: Span): string {
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return `00-${traceId}-${spanId}-0${traceFlags.toString(16)}`;
+}
+
+export function httpInstrumentation(
+  telemetry: HttpTelemetry,
+  options: HttpInstrumentationOptions = {},
+): MiddlewareHandler {
+  const { meter, tracer, propagator, tracing } = telemetry;
   const duration = meter.createHistogram('http.server.request.duration', {
     unit: 's',
     description: 'Duration of HTTP server requests',
     advice: { explicitBucketBoundaries: httpDurationBuckets },
   });
-  const activeRequests = meter.createUpDownCounter('http.server.active_requests', {
-    unit: '{request}',
-    description: 'Requests being served',
-  });
+  // Requests in flight are counted here and read by the SDK when it collects: no SDK call,
+  // with its attribute hashing, twice per request.
+  const inFlight = new Map<MetricAttributes, number>();
+  meter
+    .createObservableUpDownCounter('http.server.active_requests', {
+      unit: '{request}',
+      description: 'Requests being served',
+    })
+    .addCallback((result) => {
+      for (const [attributes, count] of inFlight) result.observe(count, attributes);
+    });
   const requestBodySize = meter.createHistogram('http.server.request.body.size', {
     unit: 'By',
     description: 'Size of HTTP request bodies',
     advice: { explicitBucketBoundaries: bodySizeBuckets },
   });
-  const responseBodySize = meter.createHistogram('http.server.response.body.size', {
-    unit: 'By',
-    description: 'Size of HTTP response bodies',
-    advice: { explicitBucketBoundaries: bodySizeBuckets },
-  });
+  const responseBodySize = options.responseBodySize
+    ? meter.createHistogram('http.server.response.body.size', {
+        unit: 'By',
+        description: 'Size of HTTP response bodies',
+        advice: { explicitBucketBoundaries: bodySizeBuckets },
+      })
+    : undefined;
 
   const cache = new AttributeCache();
 
@@ -116,7 +147,7 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
       'http.request.method': method,
       'url.scheme': scheme,
     }));
-    activeRequests.add(1, activeAttributes);
+    inFlight.set(activeAttributes, (inFlight.get(activeAttributes) ?? 0) + 1);
 
     const outer = existingServerSpan();
     const headers = requestHeaders(c);
@@ -126,13 +157,24 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
       outer || !carriesContext
         ? context.active()
         : propagator.extract(context.active(), headers, headerGetter);
+    // Without tracing there is nothing to record: no span at all, and the caller's context (if
+    // any) still reaches downstream calls.
     const span =
-      outer ?? tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: activeAttributes }, parent);
+      outer ??
+      (tracing
+        ? tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: activeAttributes }, parent)
+        : undefined);
+    const recording = span !== undefined && span.isRecording();
+    const outgoing = recording ? outgoingResponse(c) : undefined;
+    // Set on Node's response before the handler runs, the header costs no Headers object.
+    if (outgoing && span) outgoing.setHeader('traceresponse', traceresponse(span));
     // Our own route index: if it is still the current one afterwards, no route answered.
     const ownRouteIndex = c.req.routeIndex;
     let thrown: unknown;
     try {
-      await context.with(trace.setSpan(parent, span), next);
+      if (span) await context.with(trace.setSpan(parent, span), next);
+      else if (carriesContext) await context.with(parent, next);
+      else await next();
     } catch (error) {
       thrown = error;
       throw error;
@@ -161,30 +203,30 @@ export function httpInstrumentation(telemetry: HttpTelemetry): MiddlewareHandler
       });
 
       // An unsampled request gets a non-recording span: nothing to annotate, nothing to answer.
-      if (span.isRecording()) {
+      if (span && recording) {
         span.setAttributes(attributes);
         if (!outer) span.setAttribute('url.path', c.req.path);
         span.updateName(route === undefined ? method : `${method} ${route}`);
         if (failure instanceof Error) span.recordException(failure);
         if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
-        const spanContext = span.spanContext();
-        try {
-          c.res.headers.set(
-            'traceresponse',
-            `00-${spanContext.traceId}-${spanContext.spanId}-0${spanContext.traceFlags.toString(16)}`,
-          );
-        } catch {
-          // A handler returned a response with immutable headers (e.g. a proxied fetch): no header, no harm.
+        if (!outgoing) {
+          try {
+            c.res.headers.set('traceresponse', traceresponse(span));
+          } catch {
+            // A handler returned a response with immutable headers (e.g. a proxied fetch): no header, no harm.
+          }
         }
       }
-      if (!outer) span.end();
+      if (span && !outer) span.end();
 
       duration.record((performance.now() - startedAt) / 1000, attributes);
       const requestSize = contentLength(headers);
       if (requestSize !== undefined) requestBodySize.record(requestSize, attributes);
-      const responseSize = contentLength(c.res.headers);
-      if (responseSize !== undefined) responseBodySize.record(responseSize, attributes);
-      activeRequests.add(-1, activeAttributes);
+      if (responseBodySize) {
+        const responseSize = contentLength(c.res.headers);
+        if (responseSize !== undefined) responseBodySize.record(responseSize, attributes);
+      }
+      inFlight.set(activeAttributes, (inFlight.get(activeAttributes) ?? 1) - 1);
     }
   };
 }

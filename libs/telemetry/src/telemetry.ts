@@ -74,6 +74,8 @@ export interface Telemetry {
   readonly metrics: Instruments<Catalog>;
   /** W3C trace context and baggage. */
   readonly propagator: TextMapPropagator;
+  /** Whether spans can be recorded at all (false with nowhere to send them, or when disabled). */
+  readonly tracing: boolean;
   /** Spans waiting for a retry after failed exports, and spans given up on. */
   spanExportStats(): RetryStats;
   forceFlush(): Promise<void>;
@@ -148,6 +150,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
       logger,
       metrics: createInstruments(meter, catalog),
       propagator,
+      tracing: false,
       spanExportStats: () => ({ bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 }),
       forceFlush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
@@ -240,6 +243,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     logger,
     metrics: createInstruments(meter, catalog),
     propagator,
+    tracing: allSpanProcessors.length > 0,
     spanExportStats: () =>
       spans.retrying.reduce<RetryStats>(
         (sum, exporter) => {

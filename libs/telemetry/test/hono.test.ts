@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Hono } from 'hono';
-import { httpInstrumentation } from '../src/hono.ts';
+import { type HttpInstrumentationOptions, httpInstrumentation } from '../src/hono.ts';
 import { attributesOf, testTelemetry } from '../src/testing.ts';
 
-function app() {
-  const t = testTelemetry();
+function app(options: HttpInstrumentationOptions = {}, env: Record<string, string> = {}) {
+  const t = testTelemetry(env);
   const hono = new Hono();
-  hono.use(httpInstrumentation(t.telemetry));
+  hono.use(httpInstrumentation(t.telemetry, options));
   hono.get('/pipelines/:id', (c) => c.json({ id: c.req.param('id') }));
   hono.post('/pipelines', (c) => c.json({ created: true }, 201));
   hono.get('/boom', () => {
@@ -113,7 +113,7 @@ describe('Hono HTTP instrumentation', () => {
   });
 
   it('counts active requests and records body sizes where their length is known', async () => {
-    const { hono, points } = app();
+    const { hono, points } = app({ responseBodySize: true });
     await hono.request('/pipelines', {
       method: 'POST',
       body: '{"name":"x"}',
@@ -136,6 +136,34 @@ describe('Hono HTTP instrumentation', () => {
       responseSizes.map((p) => [p.attributes['http.route'], (p.value as { sum: number }).sum]),
       [['/report', 5]],
     );
+  });
+
+  it('records response body sizes only when asked to (opt-in, as in the semantic conventions)', async () => {
+    const { hono, points, metricNames } = app();
+    await hono.request('/report');
+    assert.deepEqual(await points('http.server.response.body.size'), []);
+    assert.ok((await metricNames()).includes('http.server.request.duration'));
+  });
+
+  it('without tracing makes no span, yet passes the caller’s context on to downstream calls', async () => {
+    const t = testTelemetry();
+    const untraced = { ...t.telemetry, tracing: false };
+    const hono = new Hono();
+    hono.use(httpInstrumentation(untraced));
+    let downstream: string | undefined;
+    hono.get('/downstream', (c) => {
+      downstream = trace.getSpanContext(context.active())?.traceId;
+      return c.text('ok');
+    });
+    const response = await hono.request('/downstream', {
+      headers: { traceparent: `00-${traceId}-${parentSpanId}-01` },
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('traceresponse'), null);
+    assert.equal(t.spans.getFinishedSpans().length, 0);
+    assert.equal(downstream, traceId);
+    const durations = await t.points('http.server.request.duration');
+    assert.equal(durations.length, 1);
   });
 
   it('makes no second server span when another instrumentation made one', async () => {
