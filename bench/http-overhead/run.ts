@@ -7,13 +7,14 @@
  * over the rounds, and the overhead of each variant over bare Hono, in docs/benchmarks.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { infrastructure } from '../../infra/runner/components.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
+import { median, replaceSection } from '../report.ts';
 import { type Variant, variantEnv, variants } from './variants.ts';
 
 const { values } = parseArgs({
@@ -81,12 +82,6 @@ async function measure(variant: Variant): Promise<Sample> {
   };
 }
 
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
-
 // Only the pipeline: the platform's services and load generator would compete for the CPUs.
 const wasRunning = (await stackStatus())
   .filter((s) => infrastructure.includes(s.name))
@@ -152,18 +147,4 @@ ${table}
 With 100% sampling, this library adds ${ratio}× the CPU per request that \`@hono/otel\` adds (both on the same SDK
 and exporters; @hono/otel records fewer attributes and no traceresponse header).
 `;
-const docs = join(repoRoot, 'docs/benchmarks.md');
-const existing = (() => {
-  try {
-    return readFileSync(docs, 'utf8');
-  } catch {
-    return '# Benchmarks\n\nEvery figure here comes from a script under `bench/`; each section says how to reproduce it.\n';
-  }
-})();
-const marker = '## HTTP overhead of libs/telemetry';
-const before = existing.includes(marker)
-  ? existing.slice(0, existing.indexOf(marker))
-  : `${existing.trimEnd()}\n\n`;
-const afterIndex = existing.includes(marker) ? existing.indexOf('\n## ', existing.indexOf(marker) + 1) : -1;
-writeFileSync(docs, `${before}${section}${afterIndex >= 0 ? existing.slice(afterIndex) : ''}`);
-process.stdout.write(`${section}\n`);
+replaceSection('## HTTP overhead of libs/telemetry (hello-world route)', section);

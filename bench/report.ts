@@ -1,0 +1,28 @@
+/** Shared by the benchmarks: the median, and writing one section of docs/benchmarks.md. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../infra/runner/paths.ts';
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Replaces the section that starts with `heading` (up to the next `## `), or appends it. */
+export function replaceSection(heading: string, section: string): void {
+  const file = join(repoRoot, 'docs/benchmarks.md');
+  const existing = readFileSync(file, 'utf8');
+  const start = existing.indexOf(`${heading}\n`);
+  const body = `${section.trimEnd()}\n`;
+  if (start < 0) {
+    writeFileSync(file, `${existing.trimEnd()}\n\n${body}`);
+  } else {
+    const next = existing.indexOf('\n## ', start + heading.length);
+    writeFileSync(
+      file,
+      `${existing.slice(0, start)}${body}${next >= 0 ? `\n${existing.slice(next + 1)}` : ''}`,
+    );
+  }
+  process.stdout.write(section);
+}
