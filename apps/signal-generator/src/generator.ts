@@ -27,6 +27,8 @@ export interface GeneratorOptions {
   /** Prices the model is trained on, per symbol; it retrains every `retrainEveryTicks` ticks. */
   trainingWindow: number;
   retrainEveryTicks: number;
+  /** Signals held for a retry while NATS is away, at most. */
+  maxPendingSignals: number;
 }
 
 export class SignalGenerator {
@@ -34,6 +36,7 @@ export class SignalGenerator {
   readonly #model: DirectionModel;
   readonly #options: GeneratorOptions;
   readonly #lastSignal = new Map<string, number>();
+  readonly #pending: Signal[] = [];
   #ticksSinceTraining = 0;
 
   constructor(context: ServiceContext, model: DirectionModel, options: GeneratorOptions) {
@@ -64,8 +67,48 @@ export class SignalGenerator {
         observedAt: tick.observedAt,
         generatedAt: new Date().toISOString(),
       };
-      void this.#publish(signal);
+      this.#emit(signal);
     }
+  }
+
+  /** Counts a new signal and publishes it; one that cannot be published yet waits for a retry. */
+  #emit(signal: Signal): void {
+    const { metrics } = this.#context.telemetry;
+    metrics.signalsGenerated.add(1, { signal_type: signal.type, source: signal.strategy });
+    metrics.signalConfidence.record(signal.confidence, { signal_type: signal.type });
+    void this.#publish(signal).then((published) => {
+      if (!published) this.#hold(signal);
+    });
+  }
+
+  /**
+   * Keeps a signal whose publish failed (NATS away, JetStream not answering) for retryPending().
+   * Bounded: past the limit the oldest is given up, and counted as a failure already.
+   */
+  #hold(signal: Signal): void {
+    this.#pending.push(signal);
+    if (this.#pending.length > this.#options.maxPendingSignals) {
+      const dropped = this.#pending.shift();
+      this.#context.telemetry.logger.error('signal given up after failed publishes', {
+        signalId: dropped?.id,
+      });
+    }
+  }
+
+  /**
+   * Publishes the held signals again, oldest first, while NATS is connected. The signal's id is
+   * the JetStream message id, so one whose first publish did reach the stream is not stored twice.
+   */
+  async retryPending(): Promise<void> {
+    while (this.#pending.length > 0 && this.#context.natsConnected()) {
+      const signal = this.#pending[0] as Signal;
+      if (!(await this.#publish(signal))) return;
+      this.#pending.shift();
+    }
+  }
+
+  get pendingSignals(): number {
+    return this.#pending.length;
   }
 
   #cooledDown(strategy: Strategy, tick: Tick): boolean {
@@ -105,12 +148,11 @@ export class SignalGenerator {
     logger.info('model trained', { ...modelInfo, samples: report.samples, seconds: report.seconds });
   }
 
-  async #publish(signal: Signal): Promise<void> {
+  /** One publish attempt in its own trace; whether JetStream acknowledged it. */
+  async #publish(signal: Signal): Promise<boolean> {
     const { telemetry, messaging, js } = this.#context;
     const { metrics, tracer, logger } = telemetry;
-    metrics.signalsGenerated.add(1, { signal_type: signal.type, source: signal.strategy });
-    metrics.signalConfidence.record(signal.confidence, { signal_type: signal.type });
-    await tracer.startActiveSpan(
+    return tracer.startActiveSpan(
       `signal ${signal.strategy}`,
       {
         kind: SpanKind.INTERNAL,
@@ -132,12 +174,14 @@ export class SignalGenerator {
             { msgID: signal.id },
           );
           metrics.natsPublishSuccess.add(1, { signal_type: signal.type });
+          return true;
         } catch (error) {
           metrics.natsPublishFailure.add(1, {
             signal_type: signal.type,
             error_type: failureKind(error),
           });
-          logger.warn('signal publish failed', { signalId: signal.id, error });
+          logger.warn('signal publish failed; held for a retry', { signalId: signal.id, error });
+          return false;
         } finally {
           metrics.natsPublishDuration.record((performance.now() - startedAt) / 1000, {
             signal_type: signal.type,

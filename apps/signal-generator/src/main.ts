@@ -47,6 +47,7 @@ runService({
       cooldownMillis,
       trainingWindow: 200,
       retrainEveryTicks: 300,
+      maxPendingSignals: 10_000,
     });
     followMarket(context, { onTick: (tick, history) => generator.onTick(tick, history) });
     primeCounter(metrics.signalsGenerated, { signal_type: signalTypes, source: strategies });
@@ -82,7 +83,25 @@ runService({
       }
     };
     const timer = setInterval(collect, tickIntervalMillis);
-    stopping.addEventListener('abort', () => clearInterval(timer), { once: true });
-    return Promise.resolve({ readiness: () => ({ marketFeed: healthy }) });
+    let retrying = false;
+    const retry = setInterval(() => {
+      if (retrying) return;
+      retrying = true;
+      void generator.retryPending().finally(() => {
+        retrying = false;
+      });
+    }, 1_000);
+    stopping.addEventListener(
+      'abort',
+      () => {
+        clearInterval(timer);
+        clearInterval(retry);
+      },
+      { once: true },
+    );
+    return Promise.resolve({
+      readiness: () => ({ marketFeed: healthy }),
+      stop: () => generator.retryPending(),
+    });
   },
 });
