@@ -13,10 +13,11 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { LOOPBACK } from '../../infra/runner/ports.ts';
 import { startStack, stopStack } from '../../infra/runner/stack.ts';
-import { fetchTrace, type OtlpTraceData } from '../../infra/runner/trace.ts';
+import { fetchTrace } from '../../infra/runner/trace.ts';
 import { eventually } from '../support/poll.ts';
 import { collectorPorts, startCollector, stopProcesses, type TestProcess } from '../support/processes.ts';
 import { useTemporaryStackState } from '../support/stack.ts';
+import { gatewaysOf } from '../support/traces.ts';
 
 const gatewayPorts = [collectorPorts(24000), collectorPorts(25000)] as const;
 const agentPorts = [collectorPorts(26000), collectorPorts(27000)] as const;
@@ -33,17 +34,6 @@ function sendTrace(index: number): string {
   child.end();
   root.end();
   return root.spanContext().traceId;
-}
-
-/** The gateway that handled each span of a trace, read from the attribute the gateway sets. */
-function gatewaysOf(data: OtlpTraceData): string[] {
-  return (data.resourceSpans ?? []).flatMap((resource) =>
-    (resource.scopeSpans ?? []).flatMap((scope) =>
-      (scope.spans ?? []).map(
-        (span) => span.attributes?.find((a) => a.key === 'collector.gateway')?.value.stringValue ?? 'none',
-      ),
-    ),
-  );
 }
 
 async function flush(): Promise<void> {

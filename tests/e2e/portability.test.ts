@@ -28,6 +28,7 @@ import {
   type TestProcess,
 } from '../support/processes.ts';
 import { useTemporaryStackState } from '../support/stack.ts';
+import { gatewaysOf } from '../support/traces.ts';
 
 const services = ['api', 'worker', 'signal-generator', 'trigger-dispatcher'] as const;
 const sinkPorts = collectorPorts(28000);
@@ -36,14 +37,7 @@ const sinkName = 'vendor-sink';
 /** The gateway that marked the spans of a trace, if any did. */
 async function markedBy(traceId: string): Promise<string[] | undefined> {
   const data = await fetchTrace(traceId);
-  if (!data) return undefined;
-  return (data.resourceSpans ?? []).flatMap((resource) =>
-    (resource.scopeSpans ?? []).flatMap((scope) =>
-      (scope.spans ?? []).map(
-        (span) => span.attributes?.find((a) => a.key === 'collector.gateway')?.value.stringValue ?? 'none',
-      ),
-    ),
-  );
+  return data ? gatewaysOf(data) : undefined;
 }
 
 async function pids(): Promise<Record<string, number | undefined>> {
