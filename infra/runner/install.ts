@@ -229,6 +229,29 @@ async function buildJaeger(goVersion: string): Promise<string> {
   return binary;
 }
 
+/**
+ * The collector project's own load generator, at the collector's version: the pipeline benchmark
+ * and the memory-limiter fault test drive the collector with it. Not part of the stack, so
+ * installed only when one of those asks for it.
+ */
+export async function ensureTelemetrygen(): Promise<string> {
+  await goEnvironment();
+  const version = collectorVersion(await readFile(collectorManifest, 'utf8'));
+  const toolDir = join(cacheDir(), 'tools', `telemetrygen-v${version}`);
+  const binary = join(toolDir, 'telemetrygen');
+  if (await exists(binary)) return binary;
+  log.step(`Building telemetrygen v${version} (first time only; about a minute)`);
+  await mkdir(toolDir, { recursive: true });
+  await run(
+    'building telemetrygen',
+    'go',
+    ['install', `github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v${version}`],
+    { env: { ...process.env, GOBIN: toolDir }, logFile: join(toolDir, 'build.log'), heartbeat: 'building telemetrygen' },
+  );
+  log.done(`telemetrygen built: ${binary}`);
+  return binary;
+}
+
 /** Installs and builds whatever is missing and returns the path of every binary the stack runs. */
 export async function ensureInstalled(): Promise<Binaries> {
   await installDebianPackages();

@@ -4,29 +4,76 @@
  * - The collector killed for 30 s under load: every request is answered without error, and the
  *   spans of the requests made meanwhile reach Jaeger once it is back (the SDK keeps and retries
  *   them).
- * - Jaeger down, and the collector killed with SIGKILL while its queue holds the spans: after
- *   both return, every span arrives (the file-backed sending queue).
+ * - Jaeger down for 60 s under load, then the collector killed with SIGKILL while its queue
+ *   holds the spans: after both return, every span arrives (the file-backed sending queue).
  * - Prometheus down for 60 s: the remote-write WAL delivers the samples of the outage, so the
  *   counters have no gap.
+ * - An overload from telemetrygen beyond what the machine can carry: the memory limiter keeps
+ *   the collector's heap within its limit by refusing data, the collector lives, the api answers
+ *   every request and its refused spans arrive later (the SDK retries them).
  * - NATS restarted under load: every service reconnects by itself, every signal generated is
  *   published and consumed, and no execution is done twice.
  * - A flood of bad input: only 4xx answers, the api stays up, and the number of HTTP series in
  *   Prometheus stays bounded whatever the paths and ids.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { infrastructure } from '../../infra/runner/components.ts';
+import { ensureTelemetrygen } from '../../infra/runner/install.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
+import { readSettings } from '../../infra/runner/settings.ts';
 import { logFile, stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { fetchTrace } from '../../infra/runner/trace.ts';
 import { eventually } from '../support/poll.ts';
-import { query } from '../support/prometheus.ts';
+import { query, scrapedValue } from '../support/prometheus.ts';
 import { useTemporaryStackState } from '../support/stack.ts';
 
 const services = ['api', 'worker', 'signal-generator', 'trigger-dispatcher'] as const;
 const api = `http://${LOOPBACK}:${ports.api}`;
+
+interface ApiLoad {
+  /** Trace ids of the answered requests, from their traceresponse headers. */
+  traceIds: string[];
+  failures: string[];
+  slowestMillis: number;
+}
+
+/** Reads from the api for `millis`, one request at a time, 20 a second at most. */
+async function loadApi(millis: number): Promise<ApiLoad> {
+  const until = Date.now() + millis;
+  const result: ApiLoad = { traceIds: [], failures: [], slowestMillis: 0 };
+  while (Date.now() < until) {
+    const startedAt = performance.now();
+    const response = await fetch(`${api}/portfolio`).catch((error: unknown) => error);
+    result.slowestMillis = Math.max(result.slowestMillis, performance.now() - startedAt);
+    if (!(response instanceof Response) || response.status !== 200) {
+      result.failures.push(response instanceof Response ? String(response.status) : String(response));
+      continue;
+    }
+    await response.body?.cancel();
+    const traceId = response.headers.get('traceresponse')?.split('-')[1];
+    if (traceId) result.traceIds.push(traceId);
+    await sleep(50);
+  }
+  return result;
+}
+
+/** Waits until every trace is in Jaeger and returns how many are. */
+function allTracesArrive(traceIds: readonly string[]): Promise<number> {
+  return eventually(
+    `all ${traceIds.length} traces in Jaeger`,
+    async () => {
+      let found = 0;
+      for (const traceId of traceIds) if (await fetchTrace(traceId)) found += 1;
+      return found === traceIds.length ? found : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 5_000 },
+  );
+}
 
 describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
   before(async () => {
@@ -46,58 +93,25 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
 
   it('the collector killed for 30 s under load: every request answered, every span delivered afterwards', async () => {
     const apiPid = (await stackStatus()).find((s) => s.name === 'api')?.pid;
-    const traceIds: string[] = [];
-    const failures: string[] = [];
-    let slowest = 0;
-    const load = async (untilMillis: number) => {
-      while (Date.now() < untilMillis) {
-        const startedAt = performance.now();
-        const response = await fetch(`${api}/portfolio`).catch((error: unknown) => error);
-        slowest = Math.max(slowest, performance.now() - startedAt);
-        if (!(response instanceof Response) || response.status !== 200) {
-          failures.push(response instanceof Response ? String(response.status) : String(response));
-          continue;
-        }
-        await response.body?.cancel();
-        const traceId = response.headers.get('traceresponse')?.split('-')[1];
-        if (traceId) traceIds.push(traceId);
-        await sleep(50);
-      }
-    };
     await stopStack(undefined, ['collector']);
-    await load(Date.now() + 30_000);
+    const { traceIds, failures, slowestMillis } = await loadApi(30_000);
     await startStack(undefined, ['collector']);
     const produced = traceIds.length;
-    const arrived = await eventually(
-      `all ${produced} traces made during the outage in Jaeger`,
-      async () => {
-        let found = 0;
-        for (const traceId of traceIds) if (await fetchTrace(traceId)) found += 1;
-        return found === produced ? found : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 5_000 },
-    );
+    const arrived = await allTracesArrive(traceIds);
     process.stdout.write(
       `# collector outage: ${produced} requests traced, ${arrived} traces arrived, ${produced - arrived} lost; ` +
-        `${failures.length} failed requests; slowest answer ${slowest.toFixed(0)} ms\n`,
+        `${failures.length} failed requests; slowest answer ${slowestMillis.toFixed(0)} ms\n`,
     );
     assert.deepEqual(failures, [], 'every request answered without error');
     assert.ok(produced > 100, 'the load ran');
     assert.equal((await stackStatus()).find((s) => s.name === 'api')?.pid, apiPid, 'the api did not restart');
   });
 
-  it('Jaeger down and the collector SIGKILLed with spans in its queue: every span arrives after both return', async () => {
+  it('Jaeger down for 60 s under load, and the collector SIGKILLed with spans in its queue: every span arrives', async () => {
     await stopStack(undefined, ['jaeger']);
-    const traceIds: string[] = [];
-    for (let i = 0; i < 100; i += 1) {
-      const response = await fetch(`${api}/portfolio`);
-      await response.body?.cancel();
-      const traceId = response.headers.get('traceresponse')?.split('-')[1];
-      if (traceId) traceIds.push(traceId);
-      await sleep(20);
-    }
+    const { traceIds, failures } = await loadApi(60_000);
     // Time for the services to export and for the collector to accept into its queue.
-    await sleep(5_000);
+    await sleep(3_000);
     const collector = (await stackStatus()).find((s) => s.name === 'collector')?.pid;
     assert.ok(collector, 'the collector runs');
     process.kill(-collector, 'SIGKILL');
@@ -105,18 +119,13 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
       (await stackStatus()).find((s) => s.name === 'collector')?.pid ? undefined : true,
     );
     await startStack(undefined, ['jaeger', 'collector']);
-    const arrived = await eventually(
-      `all ${traceIds.length} traces in Jaeger`,
-      async () => {
-        let found = 0;
-        for (const traceId of traceIds) if (await fetchTrace(traceId)) found += 1;
-        return found === traceIds.length ? found : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 5_000 },
-    );
+    const arrived = await allTracesArrive(traceIds);
     process.stdout.write(
-      `# SIGKILL with a full queue: ${traceIds.length} traces produced, ${arrived} arrived\n`,
+      `# Jaeger down 60 s, collector SIGKILLed with a full queue: ${traceIds.length} traces produced, ` +
+        `${arrived} arrived, ${traceIds.length - arrived} lost\n`,
     );
+    assert.deepEqual(failures, [], 'every request answered without error');
+    assert.ok(traceIds.length > 100, 'the load ran');
   });
 
   it('Prometheus down for 60 s: the WAL delivers the samples of the outage, counters have no gap', async () => {
@@ -141,6 +150,57 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
     process.stdout.write(
       `# Prometheus outage of ${(downTo - downFrom).toFixed(0)} s: ${delivered} samples of one series delivered, ${expected} exported\n`,
     );
+  });
+
+  it('an overload: the memory limiter keeps the collector within its limit, refusing data, and the services keep working', async () => {
+    const limitMib = 48;
+    const metricsUrl = `http://${LOOPBACK}:${ports.collectorMetrics}/metrics`;
+    await stopStack(undefined, ['collector']);
+    await startStack({ ...readSettings(), collectorMemoryLimitMib: limitMib }, ['collector']);
+    const collectorPid = (await stackStatus()).find((s) => s.name === 'collector')?.pid;
+    assert.ok(collectorPid, 'the collector runs');
+    const refusedBefore = await scrapedValue(metricsUrl, 'otelcol_receiver_refused_spans');
+    let heapPeak = 0;
+    const heapWatch = setInterval(() => {
+      void scrapedValue(metricsUrl, 'otelcol_process_runtime_heap_alloc_bytes').then(
+        (bytes) => (heapPeak = Math.max(heapPeak, bytes)),
+        () => undefined,
+      );
+    }, 200);
+    // More than these two cores can carry: 100 workers asking for 1,000 spans/s each.
+    const flood = spawn(
+      await ensureTelemetrygen(),
+      [
+        'traces',
+        '--otlp-insecure',
+        `--otlp-endpoint=${LOOPBACK}:${ports.collectorOtlpGrpc}`,
+        '--workers=100',
+        '--rate=1000',
+        '--child-spans=9',
+        '--batch-size=1000',
+        '--duration=30s',
+        '--allow-export-failures',
+        '--service=overload',
+      ],
+      { stdio: 'ignore' },
+    );
+    const [{ traceIds, failures, slowestMillis }] = await Promise.all([loadApi(30_000), once(flood, 'exit')]);
+    clearInterval(heapWatch);
+    const refused = (await scrapedValue(metricsUrl, 'otelcol_receiver_refused_spans')) - refusedBefore;
+    const alive = (await stackStatus()).find((s) => s.name === 'collector');
+    // Every span of the api's requests arrives: the SDK kept and retried what was refused.
+    const arrived = await allTracesArrive(traceIds);
+    process.stdout.write(
+      `# overload: ${refused} spans refused, collector heap peak ${(heapPeak / 2 ** 20).toFixed(1)} MiB ` +
+        `(limit ${limitMib} MiB); api: ${traceIds.length} requests, ${failures.length} failed, slowest ` +
+        `${slowestMillis.toFixed(0)} ms, ${arrived} traces arrived\n`,
+    );
+    assert.equal(alive?.pid, collectorPid, 'the collector did not die');
+    assert.ok(refused > 0, 'the collector was overloaded and refused data');
+    assert.ok(heapPeak <= limitMib * 2 ** 20, `heap peak ${heapPeak} bytes over the ${limitMib} MiB limit`);
+    assert.deepEqual(failures, [], 'every api request answered without error');
+    await stopStack(undefined, ['collector']);
+    await startStack(readSettings(), ['collector']);
   });
 
   it('NATS restarted under load: services reconnect, no signal lost, no execution done twice', async () => {

@@ -19,7 +19,7 @@ import { readSettings } from '../../infra/runner/settings.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { fetchTrace, findTraces } from '../../infra/runner/trace.ts';
 import { eventually } from '../support/poll.ts';
-import { query } from '../support/prometheus.ts';
+import { query, scrapedValue } from '../support/prometheus.ts';
 import {
   collectorPorts,
   startCollector,
@@ -119,9 +119,8 @@ describe('portability on real processes', { timeout: 10 * 60_000 }, () => {
     );
 
     await eventually('metric points accepted by the new destination', async () => {
-      const text = await (await fetch(`http://${LOOPBACK}:${sinkPorts.metrics}/metrics`)).text();
-      const accepted = /otelcol_receiver_accepted_metric_points\{[^}]*\} (\d+)/.exec(text);
-      return accepted && Number(accepted[1]) > 0 ? true : undefined;
+      const url = `http://${LOOPBACK}:${sinkPorts.metrics}/metrics`;
+      return (await scrapedValue(url, 'otelcol_receiver_accepted_metric_points')) > 0 ? true : undefined;
     });
     const switchedAt = Date.now() / 1000;
     await eventually('fresh api metrics in Prometheus after the switch', async () => {

@@ -33,3 +33,19 @@ export async function queryExemplars(promql: string, minutes = 10): Promise<Exem
   if (body.status !== 'success') throw new Error(`exemplars ${promql}: ${body.error ?? response.statusText}`);
   return body.data ?? [];
 }
+
+/**
+ * The sum over every series of one metric in a Prometheus text exposition (0 if absent), for
+ * reading a collector's own counters, optionally only the series whose labels include `having`.
+ */
+export async function scrapedValue(url: string, name: string, having = ''): Promise<number> {
+  const text = await (await fetch(url)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || !line.includes(having)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}

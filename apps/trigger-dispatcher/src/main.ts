@@ -3,7 +3,6 @@
  * pipelines it triggers (from a cache of the `pipelines` bucket kept current by a watch) and
  * puts execution requests on the work queue, skipping pipelines that are already running.
  */
-import type { JsMsg } from '@nats-io/jetstream';
 import {
   consumers,
   handleMessage,
@@ -72,21 +71,23 @@ runService({
     const loop = (async () => {
       while (!stopping.aborted) {
         try {
-          const batch: JsMsg[] = [];
+          // Each signal is handled as soon as it arrives: waiting for a full batch would hold a
+          // lone signal for the whole fetch window, which is most of the signal-to-execution budget.
+          let handled = 0;
+          let busyMillis = 0;
           for await (const message of await consumer.fetch({
             max_messages: batchSize,
             expires: batchWaitMillis,
           })) {
-            batch.push(message);
+            const startedAt = performance.now();
+            await handleMessage(context, message, { schema: Signal, source: 'signals', handle: dispatch });
+            busyMillis += performance.now() - startedAt;
+            handled += 1;
           }
           healthy = true;
-          if (batch.length === 0) continue;
-          const startedAt = performance.now();
-          for (const message of batch) {
-            await handleMessage(context, message, { schema: Signal, source: 'signals', handle: dispatch });
-          }
-          metrics.batchSize.record(batch.length);
-          metrics.batchProcessingDuration.record((performance.now() - startedAt) / 1000);
+          if (handled === 0) continue;
+          metrics.batchSize.record(handled);
+          metrics.batchProcessingDuration.record(busyMillis / 1000);
         } catch (error) {
           healthy = false;
           logger.warn('fetching signals failed; retrying', { error });
