@@ -5,12 +5,13 @@
  * half of the load window.
  *   node bench/memory/run.ts [--rounds 2] [--seconds 120]
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
+import { rssMegabytes } from '../measure.ts';
 import { median, replaceSection } from '../report.ts';
 
 const { values } = parseArgs({
@@ -21,12 +22,6 @@ const seconds = Number(values.seconds);
 const services = ['api', 'worker', 'signal-generator', 'trigger-dispatcher'] as const;
 type Mode = 'telemetry on' | 'OTEL_SDK_DISABLED=true';
 const modes: readonly Mode[] = ['telemetry on', 'OTEL_SDK_DISABLED=true'];
-
-async function rssMegabytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kilobytes = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
-  return kilobytes / 1024;
-}
 
 async function measure(mode: Mode): Promise<Map<string, number>> {
   process.env.STACK_STATE_DIR = await mkdtemp(join(tmpdir(), 'bench-memory-'));

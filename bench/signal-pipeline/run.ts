@@ -33,13 +33,14 @@ import {
 import { initTelemetry } from '@tradeobs/telemetry';
 import { NatsInstrumentation } from '@tradeobs/telemetry/nats';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type ComponentName, infrastructure } from '../../infra/runner/components.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
-import { startStack, stopStack } from '../../infra/runner/stack.ts';
+import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
+import { cpuSeconds } from '../measure.ts';
 import { median, percentile, replaceSection } from '../report.ts';
 
 const { values } = parseArgs({
@@ -62,6 +63,8 @@ const modes: readonly Mode[] = ['tracing on', 'tracing off'];
 
 interface Result {
   signalsPerSecond: number;
+  /** CPU used during the burst, in cores, per process (this script included). */
+  burstCpu: Record<string, number>;
   executed: number;
   skipped: number;
   p50Millis: number;
@@ -171,6 +174,16 @@ async function measure(mode: Mode, round: number): Promise<Result> {
   const burstSignals = Array.from({ length: burst }, (_, i) =>
     signal(`b${round}-${mode === 'tracing on' ? 'on' : 'off'}-${i}`, i),
   );
+  const pids = (await stackStatus()).filter((s) => s.pid !== undefined);
+  const cpuNow = async (): Promise<Record<string, number>> => ({
+    ...Object.fromEntries(
+      await Promise.all(
+        pids.map(async (s): Promise<[string, number]> => [s.name, await cpuSeconds(s.pid as number)]),
+      ),
+    ),
+    'this script': process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  });
+  const cpuBefore = await cpuNow();
   const startedAt = Date.now();
   let next = 0;
   await Promise.all(
@@ -179,7 +192,12 @@ async function measure(mode: Mode, round: number): Promise<Result> {
     }),
   );
   while (!(await idle())) await sleep(100);
-  const signalsPerSecond = burst / ((Date.now() - startedAt) / 1000);
+  const burstSeconds = (Date.now() - startedAt) / 1000;
+  const signalsPerSecond = burst / burstSeconds;
+  const cpuAfter = await cpuNow();
+  const burstCpu = Object.fromEntries(
+    Object.entries(cpuAfter).map(([name, used]) => [name, (used - (cpuBefore[name] ?? 0)) / burstSeconds]),
+  );
   const burstOutcome = await outcomes(burstSignals);
 
   // Latency: a steady rate.
@@ -202,6 +220,7 @@ async function measure(mode: Mode, round: number): Promise<Result> {
   await stopStack();
   return {
     signalsPerSecond,
+    burstCpu,
     executed: burst - burstOutcome.skipped,
     skipped: burstOutcome.skipped,
     p50Millis: percentile(latencies, 50),
@@ -228,10 +247,22 @@ const summary = (mode: Mode) => {
     skipped: median(list.map((r) => r.skipped)),
     p50: median(list.map((r) => r.p50Millis)),
     p95: median(list.map((r) => r.p95Millis)),
+    cpu: Object.fromEntries(
+      Object.keys(list[0]?.burstCpu ?? {}).map((name) => [
+        name,
+        median(list.map((r) => r.burstCpu[name] ?? 0)),
+      ]),
+    ),
   };
 };
 const on = summary('tracing on');
 const off = summary('tracing off');
+const busiest = Object.entries(on.cpu)
+  .sort(([, a], [, b]) => b - a)
+  .slice(0, 6)
+  .map(([name]) => name);
+const cpuRow = (mode: Mode, s: ReturnType<typeof summary>) =>
+  `| ${mode} | ${busiest.map((name) => `${((s.cpu[name] ?? 0) * 100).toFixed(0)}%`).join(' | ')} |`;
 const row = (mode: Mode, s: ReturnType<typeof summary>) =>
   `| ${mode} | ${s.rate.toFixed(0)} | ${s.executed} | ${s.skipped} | ${s.p50.toFixed(0)} ms | ${s.p95.toFixed(0)} ms |`;
 
@@ -254,5 +285,12 @@ ${row('tracing on', on)}
 ${row('tracing off', off)}
 
 Tracing keeps **${((on.rate / off.rate) * 100).toFixed(0)}%** of the untraced throughput (target: at least 90%).
+
+CPU during the burst (100% = one of the ${cpus().length} cores), the busiest processes:
+
+| mode | ${busiest.join(' | ')} |
+|---|${busiest.map(() => '---:').join('|')}|
+${cpuRow('tracing on', on)}
+${cpuRow('tracing off', off)}
 `,
 );

@@ -246,7 +246,11 @@ export async function ensureTelemetrygen(): Promise<string> {
     'building telemetrygen',
     'go',
     ['install', `github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v${version}`],
-    { env: { ...process.env, GOBIN: toolDir }, logFile: join(toolDir, 'build.log'), heartbeat: 'building telemetrygen' },
+    {
+      env: { ...process.env, GOBIN: toolDir },
+      logFile: join(toolDir, 'build.log'),
+      heartbeat: 'building telemetrygen',
+    },
   );
   log.done(`telemetrygen built: ${binary}`);
   return binary;

@@ -62,17 +62,19 @@ async function loadApi(millis: number): Promise<ApiLoad> {
   return result;
 }
 
-/** Waits until every trace is in Jaeger and returns how many are. */
-function allTracesArrive(traceIds: readonly string[]): Promise<number> {
-  return eventually(
-    `all ${traceIds.length} traces in Jaeger`,
-    async () => {
-      let found = 0;
-      for (const traceId of traceIds) if (await fetchTrace(traceId)) found += 1;
-      return found === traceIds.length ? found : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 5_000 },
-  );
+/**
+ * How many of the traces are in Jaeger, once all are or after two minutes: a test reports what
+ * was lost before it fails on it.
+ */
+async function tracesArrived(traceIds: readonly string[]): Promise<number> {
+  const missing = new Set(traceIds);
+  const deadline = Date.now() + 120_000;
+  while (missing.size > 0 && Date.now() < deadline) {
+    for (const traceId of missing)
+      if (await fetchTrace(traceId).catch(() => undefined)) missing.delete(traceId);
+    if (missing.size > 0) await sleep(5_000);
+  }
+  return traceIds.length - missing.size;
 }
 
 describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
@@ -97,13 +99,14 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
     const { traceIds, failures, slowestMillis } = await loadApi(30_000);
     await startStack(undefined, ['collector']);
     const produced = traceIds.length;
-    const arrived = await allTracesArrive(traceIds);
+    const arrived = await tracesArrived(traceIds);
     process.stdout.write(
       `# collector outage: ${produced} requests traced, ${arrived} traces arrived, ${produced - arrived} lost; ` +
         `${failures.length} failed requests; slowest answer ${slowestMillis.toFixed(0)} ms\n`,
     );
     assert.deepEqual(failures, [], 'every request answered without error');
     assert.ok(produced > 100, 'the load ran');
+    assert.equal(arrived, produced, 'no trace lost');
     assert.equal((await stackStatus()).find((s) => s.name === 'api')?.pid, apiPid, 'the api did not restart');
   });
 
@@ -119,13 +122,14 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
       (await stackStatus()).find((s) => s.name === 'collector')?.pid ? undefined : true,
     );
     await startStack(undefined, ['jaeger', 'collector']);
-    const arrived = await allTracesArrive(traceIds);
+    const arrived = await tracesArrived(traceIds);
     process.stdout.write(
       `# Jaeger down 60 s, collector SIGKILLed with a full queue: ${traceIds.length} traces produced, ` +
         `${arrived} arrived, ${traceIds.length - arrived} lost\n`,
     );
     assert.deepEqual(failures, [], 'every request answered without error');
     assert.ok(traceIds.length > 100, 'the load ran');
+    assert.equal(arrived, traceIds.length, 'no trace lost');
   });
 
   it('Prometheus down for 60 s: the WAL delivers the samples of the outage, counters have no gap', async () => {
@@ -153,54 +157,65 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
   });
 
   it('an overload: the memory limiter keeps the collector within its limit, refusing data, and the services keep working', async () => {
-    const limitMib = 48;
-    const metricsUrl = `http://${LOOPBACK}:${ports.collectorMetrics}/metrics`;
-    await stopStack(undefined, ['collector']);
-    await startStack({ ...readSettings(), collectorMemoryLimitMib: limitMib }, ['collector']);
-    const collectorPid = (await stackStatus()).find((s) => s.name === 'collector')?.pid;
-    assert.ok(collectorPid, 'the collector runs');
-    const refusedBefore = await scrapedValue(metricsUrl, 'otelcol_receiver_refused_spans');
-    let heapPeak = 0;
-    const heapWatch = setInterval(() => {
-      void scrapedValue(metricsUrl, 'otelcol_process_runtime_heap_alloc_bytes').then(
-        (bytes) => (heapPeak = Math.max(heapPeak, bytes)),
-        () => undefined,
+    try {
+      const limitMib = 96;
+      const metricsUrl = `http://${LOOPBACK}:${ports.collectorMetrics}/metrics`;
+      await stopStack(undefined, ['collector']);
+      await startStack({ ...readSettings(), collectorMemoryLimitMib: limitMib }, ['collector']);
+      const collectorPid = (await stackStatus()).find((s) => s.name === 'collector')?.pid;
+      assert.ok(collectorPid, 'the collector runs');
+      const refusedBefore = await scrapedValue(metricsUrl, 'otelcol_receiver_refused_spans');
+      let heapPeak = 0;
+      const heapWatch = setInterval(() => {
+        void scrapedValue(metricsUrl, 'otelcol_process_runtime_heap_alloc_bytes').then(
+          (bytes) => (heapPeak = Math.max(heapPeak, bytes)),
+          () => undefined,
+        );
+      }, 200);
+      // More than these two cores can carry: 100 workers asking for 1,000 spans/s each, every span
+      // with a kilobyte of attributes.
+      const flood = spawn(
+        await ensureTelemetrygen(),
+        [
+          'traces',
+          '--otlp-insecure',
+          `--otlp-endpoint=${LOOPBACK}:${ports.collectorOtlpGrpc}`,
+          '--workers=100',
+          '--rate=1000',
+          // Long traces: Jaeger's in-memory store keeps the newest 100,000 traces, and the api's
+          // must not be pushed out by the flood's.
+          '--child-spans=99',
+          '--batch-size=1000',
+          '--duration=30s',
+          '--allow-export-failures',
+          `--telemetry-attributes=payload="${'x'.repeat(1024)}"`,
+          '--service=overload',
+        ],
+        { stdio: 'ignore' },
       );
-    }, 200);
-    // More than these two cores can carry: 100 workers asking for 1,000 spans/s each.
-    const flood = spawn(
-      await ensureTelemetrygen(),
-      [
-        'traces',
-        '--otlp-insecure',
-        `--otlp-endpoint=${LOOPBACK}:${ports.collectorOtlpGrpc}`,
-        '--workers=100',
-        '--rate=1000',
-        '--child-spans=9',
-        '--batch-size=1000',
-        '--duration=30s',
-        '--allow-export-failures',
-        '--service=overload',
-      ],
-      { stdio: 'ignore' },
-    );
-    const [{ traceIds, failures, slowestMillis }] = await Promise.all([loadApi(30_000), once(flood, 'exit')]);
-    clearInterval(heapWatch);
-    const refused = (await scrapedValue(metricsUrl, 'otelcol_receiver_refused_spans')) - refusedBefore;
-    const alive = (await stackStatus()).find((s) => s.name === 'collector');
-    // Every span of the api's requests arrives: the SDK kept and retried what was refused.
-    const arrived = await allTracesArrive(traceIds);
-    process.stdout.write(
-      `# overload: ${refused} spans refused, collector heap peak ${(heapPeak / 2 ** 20).toFixed(1)} MiB ` +
-        `(limit ${limitMib} MiB); api: ${traceIds.length} requests, ${failures.length} failed, slowest ` +
-        `${slowestMillis.toFixed(0)} ms, ${arrived} traces arrived\n`,
-    );
-    assert.equal(alive?.pid, collectorPid, 'the collector did not die');
-    assert.ok(refused > 0, 'the collector was overloaded and refused data');
-    assert.ok(heapPeak <= limitMib * 2 ** 20, `heap peak ${heapPeak} bytes over the ${limitMib} MiB limit`);
-    assert.deepEqual(failures, [], 'every api request answered without error');
-    await stopStack(undefined, ['collector']);
-    await startStack(readSettings(), ['collector']);
+      const [{ traceIds, failures, slowestMillis }] = await Promise.all([
+        loadApi(30_000),
+        once(flood, 'exit'),
+      ]);
+      clearInterval(heapWatch);
+      const refused = (await scrapedValue(metricsUrl, 'otelcol_receiver_refused_spans')) - refusedBefore;
+      const alive = (await stackStatus()).find((s) => s.name === 'collector');
+      // Every span of the api's requests arrives: the SDK kept and retried what was refused.
+      const arrived = await tracesArrived(traceIds);
+      process.stdout.write(
+        `# overload: ${refused} spans refused, collector heap peak ${(heapPeak / 2 ** 20).toFixed(1)} MiB ` +
+          `(limit ${limitMib} MiB); api: ${traceIds.length} requests, ${failures.length} failed, slowest ` +
+          `${slowestMillis.toFixed(0)} ms, ${arrived} traces arrived\n`,
+      );
+      assert.equal(alive?.pid, collectorPid, 'the collector did not die');
+      assert.ok(refused > 0, 'the collector was overloaded and refused data');
+      assert.ok(heapPeak <= limitMib * 2 ** 20, `heap peak ${heapPeak} bytes over the ${limitMib} MiB limit`);
+      assert.deepEqual(failures, [], 'every api request answered without error');
+      assert.equal(arrived, traceIds.length, 'no trace of the api lost');
+    } finally {
+      await stopStack(undefined, ['collector']);
+      await startStack(readSettings(), ['collector']);
+    }
   });
 
   it('NATS restarted under load: services reconnect, no signal lost, no execution done twice', async () => {
