@@ -63,6 +63,8 @@ const modes: readonly Mode[] = ['tracing on', 'tracing off'];
 
 interface Result {
   signalsPerSecond: number;
+  /** How fast this script got the burst into the stream. */
+  publishedPerSecond: number;
   /** CPU used during the burst, in cores, per process (this script included). */
   burstCpu: Record<string, number>;
   executed: number;
@@ -191,6 +193,7 @@ async function measure(mode: Mode, round: number): Promise<Result> {
       while (next < burstSignals.length) await publish(burstSignals[next++] as Signal);
     }),
   );
+  const publishSeconds = (Date.now() - startedAt) / 1000;
   while (!(await idle())) await sleep(100);
   const burstSeconds = (Date.now() - startedAt) / 1000;
   const signalsPerSecond = burst / burstSeconds;
@@ -220,6 +223,7 @@ async function measure(mode: Mode, round: number): Promise<Result> {
   await stopStack();
   return {
     signalsPerSecond,
+    publishedPerSecond: burst / publishSeconds,
     burstCpu,
     executed: burst - burstOutcome.skipped,
     skipped: burstOutcome.skipped,

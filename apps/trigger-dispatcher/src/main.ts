@@ -71,19 +71,27 @@ runService({
     const loop = (async () => {
       while (!stopping.aborted) {
         try {
-          // Each signal is handled as soon as it arrives: waiting for a full batch would hold a
-          // lone signal for the whole fetch window, which is most of the signal-to-execution budget.
-          let handled = 0;
+          // Each signal is handled as soon as it arrives, without waiting for the one before: a
+          // lone signal is not held for the fetch window, and a burst is not bound by one NATS
+          // round trip after another. Two signals for one pipeline still start it once: the
+          // running lock is a compare-and-set.
+          const handling: Promise<void>[] = [];
           let busyMillis = 0;
           for await (const message of await consumer.fetch({
             max_messages: batchSize,
             expires: batchWaitMillis,
           })) {
             const startedAt = performance.now();
-            await handleMessage(context, message, { schema: Signal, source: 'signals', handle: dispatch });
-            busyMillis += performance.now() - startedAt;
-            handled += 1;
+            handling.push(
+              handleMessage(context, message, { schema: Signal, source: 'signals', handle: dispatch }).then(
+                () => {
+                  busyMillis += performance.now() - startedAt;
+                },
+              ),
+            );
           }
+          await Promise.all(handling);
+          const handled = handling.length;
           healthy = true;
           if (handled === 0) continue;
           metrics.batchSize.record(handled);

@@ -62,9 +62,17 @@ export class Store<S extends z.ZodType> {
         try {
           return await work();
         } catch (error) {
-          status = isRevisionConflict(error) ? 'conflict' : 'error';
-          if (error instanceof Error) span.recordException(error);
-          span.setStatus({ code: SpanStatusCode.ERROR });
+          if (isRevisionConflict(error)) {
+            // A compare-and-set that lost is an answer, not a failure (a pipeline already
+            // running, a concurrent edit): no error status, and no exception with its stack
+            // on a path the dispatcher takes for most signals in a burst.
+            status = 'conflict';
+            span.setAttribute('db.response.status_code', 'conflict');
+          } else {
+            status = 'error';
+            if (error instanceof Error) span.recordException(error);
+            span.setStatus({ code: SpanStatusCode.ERROR });
+          }
           throw error;
         } finally {
           span.end();
