@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import type { ComponentName } from '../../infra/runner/components.ts';
 import { ensureTelemetrygen } from '../../infra/runner/install.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
+import { readSettings } from '../../infra/runner/settings.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { query as promQuery, scrapedValue as counterValue } from '../../tests/support/prometheus.ts';
 import { cpuSeconds } from '../measure.ts';
@@ -28,11 +29,13 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     'span-rates': { type: 'string', default: '20000,40000,60000,80000,100000,140000' },
     'point-rates': { type: 'string', default: '50000,100000,150000,200000' },
+    'platform-rate': { type: 'string', default: '100' },
   },
 });
 const seconds = Number(values.seconds);
 const spanRates = values['span-rates'].split(',').map(Number);
 const pointRates = values['point-rates'].split(',').map(Number);
+const platformRate = Number(values['platform-rate']);
 /** A step keeps up if its backlog is delivered within this long after the load stops. */
 const drainAllowanceSeconds = 5;
 const spansPerTrace = 10;
@@ -216,6 +219,55 @@ async function pointStep(rate: number, step: number): Promise<Step> {
   };
 }
 
+interface PlatformLoad {
+  spansPerSecond: number;
+  pointsPerSecond: number;
+  refused: number;
+  /** Spans accepted but not written by Jaeger after the drain. */
+  undelivered: number;
+  cpu: Record<string, number>;
+}
+
+/** The platform's own services under the load generator at `rate` scenarios/s: what they send. */
+async function platformStep(rate: number): Promise<PlatformLoad> {
+  await startStack({ ...readSettings(), loadgenRate: rate });
+  await sleep(15_000);
+  const pids = Object.fromEntries(
+    (await stackStatus()).filter((s) => s.pid !== undefined).map((s) => [s.name, s.pid as number]),
+  );
+  const read = async () => ({
+    spans: await counterValue(collectorMetrics, 'otelcol_receiver_accepted_spans'),
+    points: await counterValue(collectorMetrics, 'otelcol_receiver_accepted_metric_points'),
+    refused:
+      (await counterValue(collectorMetrics, 'otelcol_receiver_refused_spans')) +
+      (await counterValue(collectorMetrics, 'otelcol_receiver_refused_metric_points')),
+    stored: await counterValue(jaegerMetrics, 'otelcol_exporter_sent_spans'),
+  });
+  const before = await read();
+  const cpuBefore = await cpuOf(pids);
+  await sleep(seconds * 1000);
+  const after = await read();
+  const cpuAfter = await cpuOf(pids);
+  await stopStack(undefined, ['loadgen', 'api', 'worker', 'signal-generator', 'trigger-dispatcher']);
+  await sleep(3_000);
+  const accepted = (await counterValue(collectorMetrics, 'otelcol_receiver_accepted_spans')) - before.spans;
+  const stored = await drain(
+    async () => (await counterValue(jaegerMetrics, 'otelcol_exporter_sent_spans')) - before.stored,
+    accepted,
+    250,
+  );
+  await stopStack();
+  return {
+    spansPerSecond: (after.spans - before.spans) / seconds,
+    pointsPerSecond: (after.points - before.points) / seconds,
+    refused: after.refused - before.refused,
+    undelivered: accepted - stored.count,
+    cpu: Object.fromEntries(
+      Object.entries(cpuAfter).map(([name, s]) => [name, (s - (cpuBefore[name] ?? 0)) / seconds]),
+    ),
+  };
+}
+
 function table(unit: string, steps: Step[]): string {
   const names = [...new Set(steps.flatMap((s) => Object.keys(s.cpu)))];
   return [
@@ -261,6 +313,11 @@ for (const [i, rate] of pointRates.entries()) {
   await sleep(5_000);
 }
 await stopStack();
+const platform = await platformStep(platformRate);
+process.stderr.write(`platform at ${platformRate} scenarios/s: ${JSON.stringify(platform)}\n`);
+const busiest = Object.entries(platform.cpu)
+  .sort(([, a], [, b]) => b - a)
+  .slice(0, 6);
 
 replaceSection(
   '## Pipeline throughput',
@@ -289,5 +346,14 @@ Delivered = samples of the step's metric that Prometheus answers for (\`sum(coun
 ${table('points', pointSteps)}
 
 Knee: **${knee(pointSteps)} points/s** delivered.
+
+### Our services
+
+The whole platform under the load generator at ${platformRate} scenarios/s (each a few api requests; the signal
+pipeline runs too), ${seconds} s after a 15 s warm-up: what the collector accepted from the services.
+
+| spans/s | data points/s | refused | accepted spans not in Jaeger after the drain | busiest processes (CPU) |
+|---:|---:|---:|---:|---|
+| ${platform.spansPerSecond.toFixed(0)} | ${platform.pointsPerSecond.toFixed(0)} | ${platform.refused} | ${platform.undelivered} | ${busiest.map(([name, cores]) => `${name} ${(cores * 100).toFixed(0)}%`).join(', ')} |
 `,
 );
