@@ -4,9 +4,18 @@
  *
  *   app.use(httpInstrumentation(telemetry))
  */
-import { context, type Span, SpanKind, SpanStatusCode, type TextMapGetter, trace } from '@opentelemetry/api';
+import {
+  context,
+  type Context as OtelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  trace,
+} from '@opentelemetry/api';
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
+import type { HistogramSeries } from './histograms.ts';
 import type { Telemetry } from './telemetry.ts';
 
 const knownMethods = new Set([
@@ -29,8 +38,17 @@ const bodySizeBuckets = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
+/**
+ * Whether these are fetch Headers rather than Node's parsed headers. Not `instanceof`: on
+ * Node's prototype-less header object it costs ~25 ns, three times per request; a header
+ * named `get` holds a string there, never a function.
+ */
+function isFetchHeaders(headers: Headers | IncomingHeaders): headers is Headers {
+  return typeof (headers as { get?: unknown }).get === 'function';
+}
+
 const headerGetter: TextMapGetter<Headers | IncomingHeaders> = {
-  keys: (headers) => (headers instanceof Headers ? [...headers.keys()] : Object.keys(headers)),
+  keys: (headers) => (isFetchHeaders(headers) ? [...headers.keys()] : Object.keys(headers)),
   get: (headers, key) => header(headers, key),
 };
 
@@ -45,14 +63,14 @@ function requestHeaders(c: Context): Headers | IncomingHeaders {
 }
 
 function header(headers: Headers | IncomingHeaders, name: string): string | undefined {
-  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  if (isFetchHeaders(headers)) return headers.get(name) ?? undefined;
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
 /** A span that some other instrumentation (e.g. of node:http) already opened for this request. */
-function existingServerSpan(): Span | undefined {
-  const span = trace.getSpan(context.active());
+function existingServerSpan(active: OtelContext): Span | undefined {
+  const span = trace.getSpan(active);
   return span && (span as Partial<{ kind: SpanKind }>).kind === SpanKind.SERVER ? span : undefined;
 }
 
@@ -63,7 +81,7 @@ function contentLength(headers: Headers | IncomingHeaders): number | undefined {
   return Number.isFinite(length) ? length : undefined;
 }
 
-export type HttpTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator' | 'tracing'>;
+export type HttpTelemetry = Pick<Telemetry, 'meter' | 'histograms' | 'tracer' | 'propagator' | 'tracing'>;
 
 export interface HttpInstrumentationOptions {
   /**
@@ -76,22 +94,35 @@ export interface HttpInstrumentationOptions {
 
 type MetricAttributes = Readonly<Record<string, string | number>>;
 
-/**
- * Attribute objects by their values, built once: the metrics SDK copies and hashes the object
- * it is given on every record, so handing it the same few objects saves allocation and GC on
- * the hot path. Bounded, as the values are (route templates, methods, status codes).
- */
-class AttributeCache {
-  readonly #entries = new Map<string, MetricAttributes>();
-  get(key: string, build: () => MetricAttributes): MetricAttributes {
-    let attributes = this.#entries.get(key);
-    if (attributes === undefined) {
-      attributes = Object.freeze(build());
-      if (this.#entries.size < 10_000) this.#entries.set(key, attributes);
-    }
-    return attributes;
-  }
+/** One series of the request metrics, with what the span needs of it, built once. */
+interface Outcome {
+  /** Method, scheme, status code, route and error type, as far as they apply. */
+  readonly attributes: MetricAttributes;
+  /** The same without method and scheme, which our span was given when it started. */
+  readonly endAttributes: MetricAttributes;
+  readonly spanName: string;
+  readonly failed: boolean;
+  readonly duration: HistogramSeries;
+  readonly requestBodySize: HistogramSeries;
+  readonly responseBodySize: HistogramSeries | undefined;
 }
+
+/** Requests of one method and scheme: their count in flight, and their outcomes. */
+interface RequestKind {
+  readonly method: string;
+  /** The attributes of http.server.active_requests, and of the span when it starts. */
+  readonly attributes: MetricAttributes;
+  active: number;
+  /**
+   * By route template (undefined when no route answered), then by status code, or by status
+   * code and error type when something was thrown: nested maps on values that are the same
+   * string objects or small integers request after request, cheaper than building a key.
+   */
+  readonly outcomes: Map<string | undefined, Map<number | string, Outcome>>;
+}
+
+/** Beyond this many outcomes, new ones are built per request rather than kept: memory stays bounded. */
+const maxCachedOutcomes = 10_000;
 
 /** Node's response behind @hono/node-server, where a header can be set without building a Headers object. */
 function outgoingResponse(c: Context): { setHeader(name: string, value: string): unknown } | undefined {
@@ -103,66 +134,128 @@ function traceresponse(span: Span): string {
   return `00-${traceId}-${spanId}-0${traceFlags.toString(16)}`;
 }
 
+function errorTypeOf(failure: unknown, status: number): string | undefined {
+  if (failure instanceof Error) return failure.name;
+  if (failure !== undefined) return 'Error';
+  return status >= 500 ? String(status) : undefined;
+}
+
 export function httpInstrumentation(
   telemetry: HttpTelemetry,
   options: HttpInstrumentationOptions = {},
 ): MiddlewareHandler {
-  const { meter, tracer, propagator, tracing } = telemetry;
-  const duration = meter.createHistogram('http.server.request.duration', {
+  const { meter, histograms, tracer, propagator, tracing } = telemetry;
+  // Aggregated by the library, not the SDK: a record is then a few additions (see histograms.ts).
+  const duration = histograms.histogram({
+    name: 'http.server.request.duration',
     unit: 's',
     description: 'Duration of HTTP server requests',
-    advice: { explicitBucketBoundaries: httpDurationBuckets },
+    boundaries: httpDurationBuckets,
   });
+  const requestBodySize = histograms.histogram({
+    name: 'http.server.request.body.size',
+    unit: 'By',
+    description: 'Size of HTTP request bodies',
+    boundaries: bodySizeBuckets,
+  });
+  const responseBodySize = options.responseBodySize
+    ? histograms.histogram({
+        name: 'http.server.response.body.size',
+        unit: 'By',
+        description: 'Size of HTTP response bodies',
+        boundaries: bodySizeBuckets,
+      })
+    : undefined;
+
   // Requests in flight are counted here and read by the SDK when it collects: no SDK call,
   // with its attribute hashing, twice per request.
-  const inFlight = new Map<MetricAttributes, number>();
+  const kinds: RequestKind[] = [];
+  const kindsByScheme = { http: new Map<string, RequestKind>(), https: new Map<string, RequestKind>() };
   meter
     .createObservableUpDownCounter('http.server.active_requests', {
       unit: '{request}',
       description: 'Requests being served',
     })
     .addCallback((result) => {
-      for (const [attributes, count] of inFlight) result.observe(count, attributes);
+      for (const kind of kinds) result.observe(kind.active, kind.attributes);
     });
-  const requestBodySize = meter.createHistogram('http.server.request.body.size', {
-    unit: 'By',
-    description: 'Size of HTTP request bodies',
-    advice: { explicitBucketBoundaries: bodySizeBuckets },
-  });
-  const responseBodySize = options.responseBodySize
-    ? meter.createHistogram('http.server.response.body.size', {
-        unit: 'By',
-        description: 'Size of HTTP response bodies',
-        advice: { explicitBucketBoundaries: bodySizeBuckets },
-      })
-    : undefined;
 
-  const cache = new AttributeCache();
+  function kindOf(requestMethod: string, scheme: 'http' | 'https'): RequestKind {
+    const byMethod = kindsByScheme[scheme];
+    let kind = byMethod.get(requestMethod);
+    if (kind === undefined) {
+      // Only known methods and _OTHER become keys: a client cannot grow the map.
+      const method = knownMethods.has(requestMethod) ? requestMethod : '_OTHER';
+      kind = byMethod.get(method);
+      if (kind === undefined) {
+        kind = {
+          method,
+          attributes: Object.freeze({ 'http.request.method': method, 'url.scheme': scheme }),
+          active: 0,
+          outcomes: new Map(),
+        };
+        byMethod.set(method, kind);
+        kinds.push(kind);
+      }
+    }
+    return kind;
+  }
+
+  let cachedOutcomes = 0;
+  function outcomeOf(
+    kind: RequestKind,
+    route: string | undefined,
+    status: number,
+    failure: unknown,
+  ): Outcome {
+    const errorType = errorTypeOf(failure, status);
+    // Without a failure the error type follows from the status code, which is key enough.
+    const key = failure === undefined ? status : `${status} ${errorType ?? ''}`;
+    let byKey = kind.outcomes.get(route);
+    const cached = byKey?.get(key);
+    if (cached !== undefined) return cached;
+
+    const endAttributes: Record<string, string | number> = { 'http.response.status_code': status };
+    if (route !== undefined) endAttributes['http.route'] = route;
+    if (errorType !== undefined) endAttributes['error.type'] = errorType;
+    const attributes = Object.freeze({ ...kind.attributes, ...endAttributes });
+    const outcome: Outcome = {
+      attributes,
+      endAttributes: Object.freeze(endAttributes),
+      spanName: route === undefined ? kind.method : `${kind.method} ${route}`,
+      failed: errorType !== undefined,
+      duration: duration.series(attributes),
+      requestBodySize: requestBodySize.series(attributes),
+      responseBodySize: responseBodySize?.series(attributes),
+    };
+    if (cachedOutcomes < maxCachedOutcomes) {
+      cachedOutcomes += 1;
+      if (byKey === undefined) {
+        byKey = new Map();
+        kind.outcomes.set(route, byKey);
+      }
+      byKey.set(key, outcome);
+    }
+    return outcome;
+  }
 
   return async function httpTelemetry(c, next) {
     const startedAt = performance.now();
-    const method = knownMethods.has(c.req.method) ? c.req.method : '_OTHER';
-    const scheme = c.req.url.startsWith('https:') ? 'https' : 'http';
-    const activeAttributes = cache.get(`${method} ${scheme}`, () => ({
-      'http.request.method': method,
-      'url.scheme': scheme,
-    }));
-    inFlight.set(activeAttributes, (inFlight.get(activeAttributes) ?? 0) + 1);
+    const kind = kindOf(c.req.method, c.req.url.startsWith('https:') ? 'https' : 'http');
+    kind.active += 1;
 
-    const outer = existingServerSpan();
+    const active = context.active();
+    const outer = existingServerSpan(active);
     const headers = requestHeaders(c);
     const carriesContext =
       header(headers, 'traceparent') !== undefined || header(headers, 'baggage') !== undefined;
-    const parent =
-      outer || !carriesContext
-        ? context.active()
-        : propagator.extract(context.active(), headers, headerGetter);
+    const parent = outer || !carriesContext ? active : propagator.extract(active, headers, headerGetter);
     // Without tracing there is nothing to record: no span at all, and the caller's context (if
     // any) still reaches downstream calls.
     const span =
       outer ??
       (tracing
-        ? tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: activeAttributes }, parent)
+        ? tracer.startSpan(kind.method, { kind: SpanKind.SERVER, attributes: kind.attributes }, parent)
         : undefined);
     const recording = span !== undefined && span.isRecording();
     const outgoing = recording ? outgoingResponse(c) : undefined;
@@ -182,33 +275,16 @@ export function httpInstrumentation(
       const status = thrown === undefined ? c.res.status : 500;
       const route = c.req.routeIndex === ownRouteIndex ? undefined : routePath(c);
       const failure = thrown ?? c.error;
-      const errorType =
-        failure instanceof Error
-          ? failure.name
-          : failure !== undefined
-            ? 'Error'
-            : status >= 500
-              ? String(status)
-              : undefined;
-
-      const attributes = cache.get(`${method} ${scheme} ${status} ${route ?? ''} ${errorType ?? ''}`, () => {
-        const built: Record<string, string | number> = {
-          'http.request.method': method,
-          'url.scheme': scheme,
-          'http.response.status_code': status,
-        };
-        if (route !== undefined) built['http.route'] = route;
-        if (errorType !== undefined) built['error.type'] = errorType;
-        return built;
-      });
+      const outcome = outcomeOf(kind, route, status, failure);
 
       // An unsampled request gets a non-recording span: nothing to annotate, nothing to answer.
       if (span && recording) {
-        span.setAttributes(attributes);
+        // Our own span has method and scheme from its start; another instrumentation's needs all.
+        span.setAttributes(outer ? outcome.attributes : outcome.endAttributes);
         if (!outer) span.setAttribute('url.path', c.req.path);
-        span.updateName(route === undefined ? method : `${method} ${route}`);
+        span.updateName(outcome.spanName);
         if (failure instanceof Error) span.recordException(failure);
-        if (errorType !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+        if (outcome.failed) span.setStatus({ code: SpanStatusCode.ERROR });
         if (!outgoing) {
           try {
             c.res.headers.set('traceresponse', traceresponse(span));
@@ -219,14 +295,14 @@ export function httpInstrumentation(
       }
       if (span && !outer) span.end();
 
-      duration.record((performance.now() - startedAt) / 1000, attributes);
+      outcome.duration.record((performance.now() - startedAt) / 1000);
       const requestSize = contentLength(headers);
-      if (requestSize !== undefined) requestBodySize.record(requestSize, attributes);
-      if (responseBodySize) {
+      if (requestSize !== undefined) outcome.requestBodySize.record(requestSize);
+      if (outcome.responseBodySize) {
         const responseSize = contentLength(c.res.headers);
-        if (responseSize !== undefined) responseBodySize.record(responseSize, attributes);
+        if (responseSize !== undefined) outcome.responseBodySize.record(responseSize);
       }
-      inFlight.set(activeAttributes, (inFlight.get(activeAttributes) ?? 1) - 1);
+      kind.active -= 1;
     }
   };
 }

@@ -40,6 +40,7 @@ import { type Catalog, catalog } from './catalog/metrics.ts';
 import { catalogViews, createInstruments, type Instruments } from './catalog/instruments.ts';
 import { readTelemetryConfig, type SamplerName, type TelemetryConfig } from './config.ts';
 import { metricReaders, spanProcessors } from './exporters.ts';
+import { AggregatedHistograms } from './histograms.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { RetryStats } from './retry-exporter.ts';
 import { startRuntimeMetrics } from './runtime.ts';
@@ -72,6 +73,11 @@ export interface Telemetry {
   readonly logger: Logger;
   /** The catalog's instruments, one per business metric of the seeds. */
   readonly metrics: Instruments<Catalog>;
+  /**
+   * Histograms aggregated by this library rather than the SDK, reported by every metric reader
+   * under the same scope as `meter`: for the per-request hot path of the HTTP instrumentation.
+   */
+  readonly histograms: AggregatedHistograms;
   /** W3C trace context and baggage. */
   readonly propagator: TextMapPropagator;
   /** Whether spans can be recorded at all (false with nowhere to send them, or when disabled). */
@@ -149,6 +155,8 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
       tracer: trace.getTracerProvider().getTracer(instrumentationScope.name),
       logger,
       metrics: createInstruments(meter, catalog),
+      // Attached to no reader: what is recorded goes nowhere, at the cost of a few additions.
+      histograms: new AggregatedHistograms(instrumentationScope),
       propagator,
       tracing: false,
       spanExportStats: () => ({ bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 }),
@@ -169,10 +177,13 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     }),
   );
 
+  const histograms = new AggregatedHistograms(instrumentationScope);
   const meterProvider = new MeterProvider({
     resource,
     views: catalogViews(catalog),
-    readers: [...metricReaders(config, logger), ...(options.metricReaders ?? [])],
+    readers: [...metricReaders(config, logger), ...(options.metricReaders ?? [])].map((reader) =>
+      histograms.attach(reader),
+    ),
   });
   const spans = spanProcessors(config, logger);
   const allSpanProcessors = [...spans.processors, ...(options.spanProcessors ?? [])];
@@ -242,6 +253,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     tracer: tracerProvider.getTracer(instrumentationScope.name, instrumentationScope.version),
     logger,
     metrics: createInstruments(meter, catalog),
+    histograms,
     propagator,
     tracing: allSpanProcessors.length > 0,
     spanExportStats: () =>

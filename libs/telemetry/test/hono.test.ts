@@ -103,6 +103,31 @@ describe('Hono HTTP instrumentation', () => {
     assert.equal(response.headers.get('traceresponse'), `00-${traceId}-${span?.spanContext().spanId}-01`);
   });
 
+  it("behind @hono/node-server, reads Node's parsed headers and sets traceresponse on Node's response", async () => {
+    const { hono, spans, points } = app();
+    const set = new Map<string, string>();
+    // What @hono/node-server passes as env; the fetch Request carries none of these headers.
+    const env = {
+      incoming: {
+        headers: {
+          traceparent: `00-${traceId}-${parentSpanId}-01`,
+          'content-length': '12',
+          get: 'not a method',
+        },
+      },
+      outgoing: { setHeader: (name: string, value: string) => set.set(name, value) },
+    };
+    await hono.fetch(
+      new Request('http://localhost/pipelines', { method: 'POST', body: '{"name":"x"}' }),
+      env,
+    );
+    const [span] = spans.getFinishedSpans();
+    assert.equal(span?.parentSpanContext?.spanId, parentSpanId);
+    assert.equal(set.get('traceresponse'), `00-${traceId}-${span?.spanContext().spanId}-01`);
+    const [requestSize] = await points('http.server.request.body.size');
+    assert.equal((requestSize?.value as { sum: number }).sum, 12);
+  });
+
   it('starts a new trace when the traceparent header is broken', async () => {
     const { hono, spans } = app();
     const response = await hono.request('/pipelines/p-1', { headers: { traceparent: 'garbage-00-zz' } });
