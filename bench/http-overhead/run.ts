@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { infrastructure } from '../../infra/runner/components.ts';
+import { ensureWrk } from '../../infra/runner/install.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { median, replaceSection } from '../report.ts';
 import { type Variant, variantEnv, variants } from './variants.ts';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const port = 18_080;
+const wrk = await ensureWrk();
 const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 function cpuSeconds(pid: number): number {
@@ -60,10 +62,10 @@ async function measure(variant: Variant): Promise<Sample> {
   while (!output.includes('ready')) await new Promise((resolve) => setTimeout(resolve, 50));
   const url = `http://127.0.0.1:${port}/hello/world`;
   // Warm-up: JIT and connection set-up are not what we measure.
-  execFileSync('taskset', ['-c', '1', 'wrk', '-t1', '-c32', '-d2s', url]);
+  execFileSync('taskset', ['-c', '1', wrk, '-t1', '-c32', '-d2s', url]);
   const pid = child.pid as number;
   const cpuBefore = cpuSeconds(pid);
-  const report = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', '-c32', `-d${seconds}s`, url]).toString();
+  const report = execFileSync('taskset', ['-c', '1', wrk, '-t1', '-c32', `-d${seconds}s`, url]).toString();
   const cpuAfter = cpuSeconds(pid);
   const requests = Number(/(\d+) requests in/.exec(report)?.[1]);
   const requestsPerSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(report)?.[1]);

@@ -12,10 +12,10 @@ import { cacheDir, repoRoot } from './paths.ts';
 
 type DebianBinary = 'prometheus' | 'promtool' | 'alertmanager' | 'amtool' | 'natsServer';
 
-interface DebianPackage {
+interface DebianPackage<B extends string = DebianBinary> {
   name: string;
   version: string;
-  binaries: Partial<Record<DebianBinary, string>>;
+  binaries: Partial<Record<B, string>>;
 }
 
 /** Debian packages, pinned: bookworm's Prometheus 2.42, Alertmanager 0.25 and NATS 2.9. */
@@ -54,11 +54,18 @@ function shortHash(...parts: string[]): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-async function installDebianPackages(): Promise<void> {
+/** The HTTP load generator of the HTTP overhead benchmark: not part of the stack. */
+const wrkPackage: DebianPackage<'wrk'> = {
+  name: 'wrk',
+  version: '4.1.0-3+b2',
+  binaries: { wrk: '/usr/bin/wrk' },
+};
+
+async function installDebianPackages(packages: readonly DebianPackage<string>[]): Promise<void> {
   const missing: string[] = [];
-  for (const pkg of debianPackages) {
+  for (const pkg of packages) {
     for (const binary of Object.values(pkg.binaries)) {
-      if (!(await exists(binary))) {
+      if (binary !== undefined && !(await exists(binary))) {
         missing.push(`${pkg.name}=${pkg.version}`);
         break;
       }
@@ -256,9 +263,15 @@ export async function ensureTelemetrygen(): Promise<string> {
   return binary;
 }
 
+/** wrk, installed from Debian's packages when the HTTP overhead benchmark first asks for it. */
+export async function ensureWrk(): Promise<string> {
+  await installDebianPackages([wrkPackage]);
+  return wrkPackage.binaries.wrk ?? 'wrk';
+}
+
 /** Installs and builds whatever is missing and returns the path of every binary the stack runs. */
 export async function ensureInstalled(): Promise<Binaries> {
-  await installDebianPackages();
+  await installDebianPackages(debianPackages);
   const { version } = await goEnvironment();
   // Sequential on purpose: each build already uses every core.
   const otelcol = await buildCollector(version);
