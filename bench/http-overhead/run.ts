@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { infrastructure } from '../../infra/runner/components.ts';
 import { ensureWrk } from '../../infra/runner/install.ts';
+import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
+import { scrapedValue } from '../../tests/support/prometheus.ts';
 import { median, replaceSection } from '../report.ts';
 import { type Variant, variantEnv, variants } from './variants.ts';
 
@@ -41,7 +43,12 @@ interface Sample {
   droppedSpans: number;
 }
 
+/** Spans the collector accepted so far: only the variant under test sends any. */
+const acceptedSpans = () =>
+  scrapedValue(`http://${LOOPBACK}:${ports.collectorMetrics}/metrics`, 'otelcol_receiver_accepted_spans');
+
 async function measure(variant: Variant): Promise<Sample> {
+  const acceptedBefore = await acceptedSpans();
   const child = spawn(
     'taskset',
     ['-c', '0', process.execPath, join(repoRoot, 'bench/http-overhead/server.ts')],
@@ -71,11 +78,13 @@ async function measure(variant: Variant): Promise<Sample> {
   const requestsPerSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(report)?.[1]);
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
-  const { droppedSpans } = JSON.parse(
-    output.split('\n').find((l) => l.startsWith('{')) ?? '{"droppedSpans":0}',
-  ) as {
-    droppedSpans: number;
-  };
+  const { endedSpans } = JSON.parse(
+    output.split('\n').find((l) => l.startsWith('{')) ?? '{"endedSpans":0}',
+  ) as { endedSpans: number };
+  // Lost anywhere on the way (processor queue, exporter, collector): ended here, not accepted there.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const accepted = (await acceptedSpans()) - acceptedBefore;
+  const droppedSpans = Math.max(0, endedSpans - accepted);
   return {
     requests,
     requestsPerSecond,
@@ -104,7 +113,7 @@ for (let round = 0; round < rounds; round += 1) {
     samples.get(variant)?.push(sample);
     process.stderr.write(
       `round ${round + 1}/${rounds} ${variant.padEnd(17)} ${sample.requestsPerSecond.toFixed(0).padStart(7)} req/s ` +
-        `${sample.cpuMicrosPerRequest.toFixed(2).padStart(7)} µs CPU/req, ${sample.droppedSpans} spans dropped\n`,
+        `${sample.cpuMicrosPerRequest.toFixed(2).padStart(7)} µs CPU/req, ${sample.droppedSpans} spans lost\n`,
     );
   }
 }
@@ -127,7 +136,7 @@ const rows = variants.map((variant) => {
 const ours = rows.find((r) => r.variant === 'traces-100pct');
 const honoOtel = rows.find((r) => r.variant === 'hono-otel-100pct');
 const table = [
-  '| variant | requests/s (median) | CPU µs per request (median) | added over bare Hono | added over a no-op middleware | spans dropped |',
+  '| variant | requests/s (median) | CPU µs per request (median) | added over bare Hono | added over a no-op middleware | spans lost |',
   '|---|---:|---:|---:|---:|---:|',
   ...rows.map(
     (r) =>
@@ -145,6 +154,8 @@ Reproduce: \`node bench/http-overhead/run.ts --rounds ${rounds} --seconds ${seco
 stop the platform's services first)
 
 ${table}
+
+Spans lost: sampled spans that the service ended and the collector did not accept, over all rounds.
 
 With 100% sampling, this library adds ${ratio}× the CPU per request that \`@hono/otel\` adds (both on the same SDK
 and exporters; @hono/otel records fewer attributes and no traceresponse header).

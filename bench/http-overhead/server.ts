@@ -4,6 +4,8 @@
  */
 import { serve } from '@hono/node-server';
 import { httpInstrumentationMiddleware } from '@hono/otel';
+import { TraceFlags } from '@opentelemetry/api';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
 import { initTelemetry } from '../../libs/telemetry/src/telemetry.ts';
@@ -20,10 +22,22 @@ if (variant === 'noop-middleware') {
 }
 
 if (variant !== 'bare' && variant !== 'noop-middleware') {
+  // Counts the sampled spans that ended, for run.ts to compare with what the collector accepted.
+  let endedSpans = 0;
+  const counter: SpanProcessor = {
+    onStart: () => undefined,
+    onEnd: (span) => {
+      if (span.spanContext().traceFlags & TraceFlags.SAMPLED) endedSpans += 1;
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
   const telemetry = initTelemetry({
     serviceName: `bench-${variant}`,
     serviceVersion: '0.0.0',
     handleSignals: false,
+    // Only where spans are wanted: any span processor turns tracing on.
+    spanProcessors: variant === 'metrics-only' ? [] : [counter],
   });
   // @hono/otel reports through the global providers that initTelemetry registered.
   const middleware: MiddlewareHandler =
@@ -31,14 +45,13 @@ if (variant !== 'bare' && variant !== 'noop-middleware') {
   app.use(middleware);
   process.once('SIGTERM', () => {
     void telemetry.shutdown().then(() => {
-      const { droppedSpans } = telemetry.spanExportStats();
-      process.stdout.write(`${JSON.stringify({ droppedSpans })}\n`);
+      process.stdout.write(`${JSON.stringify({ endedSpans })}\n`);
       process.exit(0);
     });
   });
 } else {
   process.once('SIGTERM', () => {
-    process.stdout.write(`${JSON.stringify({ droppedSpans: 0 })}\n`);
+    process.stdout.write(`${JSON.stringify({ endedSpans: 0 })}\n`);
     process.exit(0);
   });
 }

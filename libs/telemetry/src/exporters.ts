@@ -3,6 +3,7 @@
  * knows which package implements which protocol.
  */
 import { Metadata } from '@grpc/grpc-js';
+import type { MeterProvider } from '@opentelemetry/api';
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -81,10 +82,22 @@ export interface SpanPipeline {
   retrying: RetryingSpanExporter[];
 }
 
-export function spanProcessors(config: TelemetryConfig, logger: Logger): SpanPipeline {
+/**
+ * `selfObservability` receives the processors' own metrics: spans processed, and dropped with
+ * `error.type=queue_full` when the queue overflows, which would otherwise be a log line only.
+ */
+export function spanProcessors(
+  config: TelemetryConfig,
+  logger: Logger,
+  selfObservability: MeterProvider,
+): SpanPipeline {
   const retrying: RetryingSpanExporter[] = [];
   const batch = (exporter: SpanExporter) =>
-    new BatchSpanProcessor({ exporter, ...config.batchSpanProcessor });
+    new BatchSpanProcessor({
+      exporter,
+      ...config.batchSpanProcessor,
+      selfObsMeterProvider: selfObservability,
+    });
   const processors = config.tracesExporters.flatMap((name): SpanProcessor[] => {
     switch (name) {
       case 'otlp': {

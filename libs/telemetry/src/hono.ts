@@ -98,8 +98,6 @@ type MetricAttributes = Readonly<Record<string, string | number>>;
 interface Outcome {
   /** Method, scheme, status code, route and error type, as far as they apply. */
   readonly attributes: MetricAttributes;
-  /** The same without method and scheme, which our span was given when it started. */
-  readonly endAttributes: MetricAttributes;
   readonly spanName: string;
   readonly failed: boolean;
   readonly duration: HistogramSeries;
@@ -110,7 +108,7 @@ interface Outcome {
 /** Requests of one method and scheme: their count in flight, and their outcomes. */
 interface RequestKind {
   readonly method: string;
-  /** The attributes of http.server.active_requests, and of the span when it starts. */
+  /** The attributes of http.server.active_requests. */
   readonly attributes: MetricAttributes;
   active: number;
   /**
@@ -123,6 +121,13 @@ interface RequestKind {
 
 /** Beyond this many outcomes, new ones are built per request rather than kept: memory stays bounded. */
 const maxCachedOutcomes = 10_000;
+
+/**
+ * No attributes at the start: the SDK copies and checks them before it samples, for every
+ * request, and most requests are not sampled. A recorded span gets them all at its end; the
+ * samplers that the environment can choose look at the trace id and the parent only.
+ */
+const serverSpanOptions = Object.freeze({ kind: SpanKind.SERVER });
 
 /** Node's response behind @hono/node-server, where a header can be set without building a Headers object. */
 function outgoingResponse(c: Context): { setHeader(name: string, value: string): unknown } | undefined {
@@ -215,13 +220,15 @@ export function httpInstrumentation(
     const cached = byKey?.get(key);
     if (cached !== undefined) return cached;
 
-    const endAttributes: Record<string, string | number> = { 'http.response.status_code': status };
-    if (route !== undefined) endAttributes['http.route'] = route;
-    if (errorType !== undefined) endAttributes['error.type'] = errorType;
-    const attributes = Object.freeze({ ...kind.attributes, ...endAttributes });
+    const built: Record<string, string | number> = {
+      ...kind.attributes,
+      'http.response.status_code': status,
+    };
+    if (route !== undefined) built['http.route'] = route;
+    if (errorType !== undefined) built['error.type'] = errorType;
+    const attributes = Object.freeze(built);
     const outcome: Outcome = {
       attributes,
-      endAttributes: Object.freeze(endAttributes),
       spanName: route === undefined ? kind.method : `${kind.method} ${route}`,
       failed: errorType !== undefined,
       duration: duration.series(attributes),
@@ -252,11 +259,7 @@ export function httpInstrumentation(
     const parent = outer || !carriesContext ? active : propagator.extract(active, headers, headerGetter);
     // Without tracing there is nothing to record: no span at all, and the caller's context (if
     // any) still reaches downstream calls.
-    const span =
-      outer ??
-      (tracing
-        ? tracer.startSpan(kind.method, { kind: SpanKind.SERVER, attributes: kind.attributes }, parent)
-        : undefined);
+    const span = outer ?? (tracing ? tracer.startSpan(kind.method, serverSpanOptions, parent) : undefined);
     const recording = span !== undefined && span.isRecording();
     const outgoing = recording ? outgoingResponse(c) : undefined;
     // Set on Node's response before the handler runs, the header costs no Headers object.
@@ -279,8 +282,7 @@ export function httpInstrumentation(
 
       // An unsampled request gets a non-recording span: nothing to annotate, nothing to answer.
       if (span && recording) {
-        // Our own span has method and scheme from its start; another instrumentation's needs all.
-        span.setAttributes(outer ? outcome.attributes : outcome.endAttributes);
+        span.setAttributes(outcome.attributes);
         if (!outer) span.setAttribute('url.path', c.req.path);
         span.updateName(outcome.spanName);
         if (failure instanceof Error) span.recordException(failure);

@@ -185,7 +185,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
       histograms.attach(reader),
     ),
   });
-  const spans = spanProcessors(config, logger);
+  const spans = spanProcessors(config, logger, meterProvider);
   const allSpanProcessors = [...spans.processors, ...(options.spanProcessors ?? [])];
   const tracerProvider = new TracerProvider({
     resource,
@@ -269,7 +269,12 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
         { bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 },
       ),
     forceFlush: async () => {
-      await Promise.allSettled([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
+      // The processors hand their spans to the retrying exporters, which deliver them in the
+      // background: flushed means delivered (or failed once more), so they are flushed too.
+      await Promise.allSettled([
+        tracerProvider.forceFlush().then(() => Promise.all(spans.retrying.map((e) => e.forceFlush()))),
+        meterProvider.forceFlush(),
+      ]);
     },
     shutdown,
   };

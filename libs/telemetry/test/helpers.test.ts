@@ -175,4 +175,35 @@ describe('span export retries', () => {
     for (let i = 0; i < 5; i += 1) exporter.export(sampleSpans(10), () => undefined);
     assert.deepEqual(exporter.stats(), { bufferedSpans: 20, droppedSpans: 30, retriedSpans: 0 });
   });
+
+  it('answer the processor at once while exports are slow, with a bounded number in flight', async () => {
+    const calls: { spans: ReadableSpan[]; done: (result: ExportResult) => void }[] = [];
+    const slow: SpanExporter = {
+      export: (spans, done) => calls.push({ spans, done }),
+      shutdown: () => Promise.resolve(),
+    };
+    const exporter = new RetryingSpanExporter(slow, { maxBufferedSpans: 100, warn: () => undefined });
+    const results: ExportResultCode[] = [];
+    for (let i = 0; i < 3; i += 1) exporter.export(sampleSpans(10), (r) => results.push(r.code));
+    assert.equal(results.length, 3, 'the processor is never held up by a slow export');
+    assert.equal(calls.length, 2, 'two batches in flight, the third waits');
+    assert.equal(exporter.stats().bufferedSpans, 30);
+
+    const flushed = exporter.forceFlush();
+    calls[0]?.done({ code: ExportResultCode.SUCCESS });
+    assert.equal(calls.length, 3, 'a finished send makes room for the next');
+    calls[1]?.done({ code: ExportResultCode.SUCCESS });
+    calls[2]?.done({ code: ExportResultCode.SUCCESS });
+    await flushed;
+    assert.deepEqual(exporter.stats(), { bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 });
+  });
+
+  it('flush tries every batch once while the endpoint is down, then returns with them kept', async () => {
+    const inner = new FlakyExporter();
+    const exporter = new RetryingSpanExporter(inner, { maxBufferedSpans: 100, warn: () => undefined });
+    for (let i = 0; i < 3; i += 1) exporter.export(sampleSpans(10), () => undefined);
+    await exporter.forceFlush();
+    assert.deepEqual(exporter.stats(), { bufferedSpans: 30, droppedSpans: 0, retriedSpans: 0 });
+    await exporter.shutdown();
+  });
 });
