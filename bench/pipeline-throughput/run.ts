@@ -261,7 +261,8 @@ async function platformStep(rate: number): Promise<PlatformLoad> {
     spansPerSecond: (after.spans - before.spans) / seconds,
     pointsPerSecond: (after.points - before.points) / seconds,
     refused: after.refused - before.refused,
-    undelivered: accepted - stored.count,
+    // Jaeger also writes what was still queued from before the window: more written is none lost.
+    undelivered: Math.max(0, accepted - stored.count),
     cpu: Object.fromEntries(
       Object.entries(cpuAfter).map(([name, s]) => [name, (s - (cpuBefore[name] ?? 0)) / seconds]),
     ),
@@ -281,10 +282,14 @@ function table(unit: string, steps: Step[]): string {
   ].join('\n');
 }
 
-function knee(steps: Step[]): string {
-  const kept = steps.filter((s) => s.keptUp);
-  const best = kept.at(-1);
-  return best ? best.deliveredPerSecond.toFixed(0) : 'below the lowest step';
+/** The highest offered rate that kept up, and what it delivered counting its drain. */
+function knee(steps: Step[], unit: string): string {
+  const best = steps.filter((s) => s.keptUp).at(-1);
+  if (!best) return 'below the lowest step';
+  return (
+    `**${best.offeredPerSecond.toFixed(0)} ${unit}/s** offered and all delivered ` +
+    `(${best.deliveredPerSecond.toFixed(0)} ${unit}/s counting the ${best.drainSeconds.toFixed(1)} s drain)`
+  );
 }
 
 if ((await stackStatus()).some((s) => !pipeline.includes(s.name) && s.pid !== undefined)) {
@@ -337,7 +342,7 @@ Delivered = spans Jaeger's storage exporter wrote.
 
 ${table('spans', spanSteps)}
 
-Knee: **${knee(spanSteps)} spans/s** delivered.
+Knee: ${knee(spanSteps, 'spans')}.
 
 ### Data points: metric-load.ts (OTLP/HTTP protobuf, one point per series per second) → collector → Prometheus (remote write)
 
@@ -345,7 +350,7 @@ Delivered = samples of the step's metric that Prometheus answers for (\`sum(coun
 
 ${table('points', pointSteps)}
 
-Knee: **${knee(pointSteps)} points/s** delivered.
+Knee: ${knee(pointSteps, 'points')}.
 
 ### Our services
 

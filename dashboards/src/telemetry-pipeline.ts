@@ -41,6 +41,26 @@ function exported(selector: string, signal: 'spans' | 'metric_points') {
   ];
 }
 
+/** The first hop, inside each service: spans its batch processor handed on, and dropped with a full queue. */
+function serviceSpanProcessors() {
+  const processed = 'otel_sdk_processor_span_processed_total';
+  const handedOn = sumRate(processed, '{job=~"$service", error_type=""}', ['job']);
+  return timeseries({
+    title: 'Spans leaving services',
+    description:
+      "Spans each service's batch processor handed to its exporter per second, and dropped because its queue was full (TelemetrySpansDroppedInService).",
+    unit: 'cps',
+    queries: [
+      { expr: handedOn, legend: '{{job}}' },
+      {
+        expr: orZero(sumRate(processed, '{job=~"$service", error_type="queue_full"}', ['job']), handedOn),
+        legend: 'dropped ({{job}})',
+      },
+    ],
+    width: 24,
+  });
+}
+
 export function telemetryPipeline(): DashboardModel {
   return buildDashboard({
     uid: 'telemetry-pipeline',
@@ -240,6 +260,7 @@ export function telemetryPipeline(): DashboardModel {
             ],
             seriesTraces: { service: '${__field.labels.service_name}' },
           }),
+          serviceSpanProcessors(),
         ],
       },
     ],
