@@ -16,7 +16,7 @@ import { routePath } from 'hono/route';
 import { connectNats } from './connection.ts';
 import { FaultInjector } from './faults.ts';
 import { ApiError, errorBody, jsonBodies } from './http.ts';
-import { SettingsReader } from './settings.ts';
+import { ServiceConfigError, SettingsReader } from './settings.ts';
 import { declareStreams, subjectTemplates } from './topology.ts';
 
 export interface ServiceContext {
@@ -141,8 +141,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       if (status.type === 'reconnect') natsConnected = true;
     }
   })();
-  const jsm = await jetstreamManager(nc);
-  await declareStreams(jsm);
+  const jsm = await startupStep('reaching JetStream', () => jetstreamManager(nc));
+  await startupStep('declaring the streams and consumers', () => declareStreams(jsm));
   const context: ServiceContext = {
     name: options.name,
     telemetry,
@@ -153,7 +153,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     stopping: stopController.signal,
     natsConnected: () => natsConnected && !nc.isClosed(),
   };
-  const parts = await options.setup(context, settings);
+  const parts = await startupStep('setting up', () => options.setup(context, settings));
   settings.check();
 
   const app = serviceApp(telemetry);
@@ -182,6 +182,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return stopped;
   };
   return { context, port, stop };
+}
+
+/** Runs one step of start-up; its error says which step it was ("timeout" alone says nothing). */
+async function startupStep<T>(step: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    // A configuration error already names the variable and the allowed values.
+    if (error instanceof ServiceConfigError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${step}: ${message}`, { cause: error });
+  }
 }
 
 /**

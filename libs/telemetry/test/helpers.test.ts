@@ -206,4 +206,18 @@ describe('span export retries', () => {
     assert.deepEqual(exporter.stats(), { bufferedSpans: 30, droppedSpans: 0, retriedSpans: 0 });
     await exporter.shutdown();
   });
+
+  it("count the spans a full processor queue drops in the service's own metrics", async () => {
+    const { telemetry, points } = testTelemetry({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      // Nothing listens there: the exporter keeps what it gets; the queue of one overflows at once.
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_BSP_MAX_QUEUE_SIZE: '1',
+    });
+    for (let i = 0; i < 10; i += 1) telemetry.tracer.startSpan(`s${i}`).end();
+    const processed = await points('otel.sdk.processor.span.processed');
+    const dropped = processed.find((p) => p.attributes['error.type'] === 'queue_full');
+    assert.ok(dropped && (dropped.value as number) > 0, JSON.stringify(processed));
+    await telemetry.shutdown();
+  });
 });
