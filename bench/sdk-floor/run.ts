@@ -32,7 +32,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { AggregatedHistograms } from '../../libs/telemetry/src/histograms.ts';
-import { httpDurationBuckets } from '../../libs/telemetry/src/hono.ts';
+import { buckets } from '../../libs/telemetry/src/catalog/define.ts';
 
 function costMicros(work: (i: number) => void, iterations: number): number {
   for (let i = 0; i < iterations / 10; i += 1) work(i);
@@ -54,7 +54,7 @@ const reader = histograms.attach(
 );
 const meter = new MeterProvider({ readers: [reader] }).getMeter('sdk-floor');
 const histogram = meter.createHistogram('http.server.request.duration', {
-  advice: { explicitBucketBoundaries: httpDurationBuckets },
+  advice: { explicitBucketBoundaries: [...buckets.http] },
 });
 const counter = meter.createUpDownCounter('http.server.active_requests');
 const attributes = Object.freeze({
@@ -64,7 +64,7 @@ const attributes = Object.freeze({
   'http.route': '/hello/:name',
 });
 const series = histograms
-  .histogram({ name: 'aggregated.duration', unit: 's', description: '', boundaries: httpDurationBuckets })
+  .histogram({ name: 'aggregated.duration', unit: 's', description: '', boundaries: buckets.http })
   .series(attributes);
 const metricIterations = 1_000_000;
 results.push(

@@ -15,6 +15,7 @@ import {
 } from '@opentelemetry/api';
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
+import { buckets } from './catalog/define.ts';
 import type { HistogramSeries } from './histograms.ts';
 import type { Telemetry } from './telemetry.ts';
 
@@ -30,10 +31,6 @@ const knownMethods = new Set([
   'PATCH',
 ]);
 
-/** The specification's buckets for http.server.request.duration, in seconds. */
-export const httpDurationBuckets = [
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-];
 const bodySizeBuckets = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -155,7 +152,7 @@ export function httpInstrumentation(
     name: 'http.server.request.duration',
     unit: 's',
     description: 'Duration of HTTP server requests',
-    boundaries: httpDurationBuckets,
+    boundaries: buckets.http,
   });
   const requestBodySize = histograms.histogram({
     name: 'http.server.request.body.size',

@@ -34,6 +34,7 @@ import {
   type Subscription,
   type SubscriptionOptions,
 } from '@nats-io/transport-node';
+import { buckets } from './catalog/define.ts';
 import type { Telemetry } from './telemetry.ts';
 
 const headerSetter: TextMapSetter<MsgHdrs> = { set: (carrier, key, value) => carrier.set(key, value) };
@@ -72,8 +73,6 @@ export interface ReceivedMessage {
 }
 
 type MessagingTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator'>;
-
-const durationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 function errorType(error: unknown): string {
   return error instanceof Error ? error.name : 'Error';
@@ -131,12 +130,12 @@ export class NatsInstrumentation {
     this.#operationDuration = meter.createHistogram('messaging.client.operation.duration', {
       unit: 's',
       description: 'Time to publish (and be acknowledged) or to get a reply',
-      advice: { explicitBucketBoundaries: durationBuckets },
+      advice: { explicitBucketBoundaries: [...buckets.fast] },
     });
     this.#processDuration = meter.createHistogram('messaging.process.duration', {
       unit: 's',
       description: 'Time to handle a received message',
-      advice: { explicitBucketBoundaries: durationBuckets },
+      advice: { explicitBucketBoundaries: [...buckets.fast] },
     });
   }
 
