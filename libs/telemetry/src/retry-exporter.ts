@@ -40,16 +40,14 @@ export class RetryingSpanExporter implements SpanExporter {
   readonly #options: Required<RetryingSpanExporterOptions>;
   /** Oldest first; batches being sent are not in here. */
   readonly #waiting: Batch[] = [];
-  readonly #sending = new Set<Batch>();
-  #bufferedSpans = 0;
+  /** Batches being sent, each with the promise that settles when its send has an answer. */
+  readonly #sending = new Map<Batch, Promise<void>>();
   #droppedSpans = 0;
   #retriedSpans = 0;
   #failing = false;
   #backoff: number;
   #timer: NodeJS.Timeout | undefined;
   #lastWarning = 0;
-  /** Resolved whenever a send finishes, for forceFlush to wait on. */
-  #settled: (() => void)[] = [];
 
   constructor(inner: SpanExporter, options: RetryingSpanExporterOptions) {
     this.#inner = inner;
@@ -65,7 +63,7 @@ export class RetryingSpanExporter implements SpanExporter {
 
   stats(): RetryStats {
     return {
-      bufferedSpans: this.#bufferedSpans,
+      bufferedSpans: this.#heldSpans(),
       droppedSpans: this.#droppedSpans,
       retriedSpans: this.#retriedSpans,
     };
@@ -73,18 +71,25 @@ export class RetryingSpanExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.#waiting.push({ spans, failedAttempts: 0, heldBack: this.#failing });
-    this.#bufferedSpans += spans.length;
     this.#bound();
     this.#pump();
     // The spans are ours now: the processor can go on batching at once.
     resultCallback({ code: ExportResultCode.SUCCESS });
   }
 
+  #heldSpans(): number {
+    let spans = 0;
+    for (const batch of this.#waiting) spans += batch.spans.length;
+    for (const batch of this.#sending.keys()) spans += batch.spans.length;
+    return spans;
+  }
+
   /** Drops the oldest waiting batches while more than the limit are held. */
   #bound(): void {
-    while (this.#bufferedSpans > this.#options.maxBufferedSpans && this.#waiting.length > 0) {
+    let held = this.#heldSpans();
+    while (held > this.#options.maxBufferedSpans && this.#waiting.length > 0) {
       const oldest = this.#waiting.shift() as Batch;
-      this.#bufferedSpans -= oldest.spans.length;
+      held -= oldest.spans.length;
       this.#droppedSpans += oldest.spans.length;
     }
   }
@@ -97,16 +102,18 @@ export class RetryingSpanExporter implements SpanExporter {
       this.#waiting.length > 0 &&
       this.#sending.size < (this.#failing ? 1 : this.#options.maxConcurrentExports)
     ) {
-      this.#send(this.#waiting.shift() as Batch);
+      void this.#send(this.#waiting.shift() as Batch);
     }
   }
 
-  #send(batch: Batch): void {
-    this.#sending.add(batch);
+  /** Sends one batch; resolves once it was delivered, or put back to wait after a failure. */
+  #send(batch: Batch): Promise<void> {
+    // In the map before the export starts: an exporter may answer synchronously.
+    const { promise, resolve } = Promise.withResolvers<undefined>();
+    this.#sending.set(batch, promise);
     this.#inner.export(batch.spans, (result) => {
       this.#sending.delete(batch);
       if (result.code === ExportResultCode.SUCCESS) {
-        this.#bufferedSpans -= batch.spans.length;
         if (batch.failedAttempts > 0 || batch.heldBack) this.#retriedSpans += batch.spans.length;
         this.#failing = false;
         this.#backoff = this.#options.initialBackoffMillis;
@@ -117,9 +124,10 @@ export class RetryingSpanExporter implements SpanExporter {
         this.#bound();
         this.#failed(result.error);
       }
-      for (const settled of this.#settled.splice(0)) settled();
+      resolve(undefined);
       this.#pump();
     });
+    return promise;
   }
 
   #failed(error: Error | undefined): void {
@@ -128,7 +136,7 @@ export class RetryingSpanExporter implements SpanExporter {
       this.#lastWarning = now;
       this.#options.warn('span export failed; keeping spans to retry', {
         error: error?.message ?? 'unknown',
-        buffered_spans: this.#bufferedSpans,
+        buffered_spans: this.#heldSpans(),
         dropped_spans: this.#droppedSpans,
       });
     }
@@ -145,29 +153,16 @@ export class RetryingSpanExporter implements SpanExporter {
   }
 
   /**
-   * One attempt to deliver everything held, without waiting for a backoff: resolves when
-   * each batch has been delivered or has failed once more. Then the inner exporter's flush.
+   * One attempt to deliver everything held, without waiting for a backoff: every waiting batch
+   * is sent now, and the flush resolves when each has been delivered or has failed once more.
+   * Then the inner exporter's flush.
    */
   async forceFlush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const attempts = new Map([...this.#waiting, ...this.#sending].map((b) => [b, b.failedAttempts]));
-    const tried = (batch: Batch) => batch.failedAttempts > (attempts.get(batch) ?? 0);
-    for (;;) {
-      // Every batch held when the flush began is sent now, backoff or not, until it was
-      // delivered or failed once more.
-      while (this.#sending.size < this.#options.maxConcurrentExports) {
-        // Looked up each time: a send that finishes at once may start the next one itself.
-        const next = this.#waiting.findIndex((b) => attempts.has(b) && !tried(b));
-        if (next < 0) break;
-        this.#send(this.#waiting.splice(next, 1)[0] as Batch);
-      }
-      // Batches taken after the flush began are not waited for: under load there always are some.
-      const inFlight = [...this.#sending].some((b) => attempts.has(b));
-      const untried = this.#waiting.some((b) => attempts.has(b) && !tried(b));
-      if (!inFlight && !untried) break;
-      if (this.#sending.size > 0) await new Promise<void>((resolve) => this.#settled.push(resolve));
-    }
+    const inFlight = [...this.#sending.values()];
+    const waiting = this.#waiting.splice(0);
+    await Promise.all([...inFlight, ...waiting.map((batch) => this.#send(batch))]);
     await this.#inner.forceFlush?.();
   }
 
