@@ -7,8 +7,21 @@ import type { MeterProvider } from '@opentelemetry/api';
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { OTLPTraceExporter as OtlpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import {
+  convertLegacyHttpOptions,
+  createOtlpHttpExportDelegate,
+} from '@opentelemetry/otlp-exporter-base/node-http';
+import {
+  convertLegacyOtlpGrpcOptions,
+  createOtlpGrpcExportDelegate,
+} from '@opentelemetry/otlp-grpc-exporter-base';
+import {
+  type IExportTraceServiceResponse,
+  type ISerializer,
+  ProtobufTraceSerializer,
+  TraceExporterMetricsHelper,
+} from '@opentelemetry/otlp-transformer';
 import {
   AggregationTemporality,
   ConsoleMetricExporter,
@@ -19,12 +32,14 @@ import {
 import {
   BatchSpanProcessor,
   ConsoleSpanExporter,
+  type ReadableSpan,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import type { OtlpSignalConfig, TelemetryConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import { RetryingSpanExporter } from './retry-exporter.ts';
+import { createSpanEncoder } from './span-encoder.ts';
 
 function grpcMetadata(headers: Record<string, string>): Metadata {
   const metadata = new Metadata();
@@ -44,11 +59,43 @@ function otlpMetricExporter(otlp: OtlpSignalConfig): PushMetricExporter {
     : new OtlpProtoMetricExporter({ ...common, headers: otlp.headers });
 }
 
+/**
+ * The SDK's OTLP trace exporters (transport, TLS, headers, compression, timeouts), built the way
+ * its own OTLPTraceExporter classes build them, with our encoder in place of its serializer:
+ * the same bytes at a third of the CPU (span-encoder.ts).
+ */
 function otlpSpanExporter(otlp: OtlpSignalConfig): SpanExporter {
+  const encoder = createSpanEncoder();
+  const serializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
+    serializeRequest: (spans) => encoder.encode(spans),
+    deserializeResponse: (bytes) => ProtobufTraceSerializer.deserializeResponse(bytes),
+  };
   const common = { url: otlp.url, timeoutMillis: otlp.timeoutMillis };
-  return otlp.protocol === 'grpc'
-    ? new OtlpGrpcTraceExporter({ ...common, metadata: grpcMetadata(otlp.headers) })
-    : new OtlpProtoTraceExporter({ ...common, headers: otlp.headers });
+  // The "legacy" converters are deprecated, yet they are what the SDK's own exporter classes call
+  // in this (pinned) version, and the only exported way to fill in its defaults and TLS options.
+  /* eslint-disable @typescript-eslint/no-deprecated */
+  const delegate =
+    otlp.protocol === 'grpc'
+      ? createOtlpGrpcExportDelegate(
+          convertLegacyOtlpGrpcOptions({ ...common, metadata: grpcMetadata(otlp.headers) }, 'TRACES'),
+          serializer,
+          'otlp_grpc_span_exporter',
+          TraceExporterMetricsHelper,
+          undefined,
+          'TraceExportService',
+          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+        )
+      : createOtlpHttpExportDelegate(
+          convertLegacyHttpOptions({ ...common, headers: otlp.headers }, 'TRACES', 'v1/traces', {
+            'Content-Type': 'application/x-protobuf',
+          }),
+          serializer,
+          'otlp_http_span_exporter',
+          TraceExporterMetricsHelper,
+          undefined,
+        );
+  /* eslint-enable @typescript-eslint/no-deprecated */
+  return new OTLPExporterBase<ReadableSpan[]>(delegate);
 }
 
 export function metricReaders(config: TelemetryConfig, logger: Logger): IMetricReader[] {

@@ -38,6 +38,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { type Catalog, catalog } from './catalog/metrics.ts';
 import { catalogViews, createInstruments, type Instruments } from './catalog/instruments.ts';
+import { BlockRandomIdGenerator } from './ids.ts';
 import { readTelemetryConfig, type SamplerName, type TelemetryConfig } from './config.ts';
 import { metricReaders, spanProcessors } from './exporters.ts';
 import { AggregatedHistograms } from './histograms.ts';
@@ -193,6 +194,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     sampler:
       allSpanProcessors.length === 0 ? new AlwaysOffSampler() : sampler(config.sampler, config.samplerRatio),
     spanProcessors: allSpanProcessors,
+    idGenerator: new BlockRandomIdGenerator(),
   });
 
   const warn = throttledWarn(logger);
