@@ -9,7 +9,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
 import { initTelemetry } from '../../libs/telemetry/src/telemetry.ts';
-import type { Variant } from './variants.ts';
+import { type Variant, variantEnv } from './variants.ts';
 
 const variant = process.env.BENCH_VARIANT as Variant;
 const app = new Hono();
@@ -37,11 +37,12 @@ if (variant !== 'bare' && variant !== 'noop-middleware') {
     serviceVersion: '0.0.0',
     handleSignals: false,
     // Only where spans are wanted: any span processor turns tracing on.
-    spanProcessors: variant === 'metrics-only' ? [] : [counter],
+    spanProcessors: variantEnv[variant].OTEL_TRACES_EXPORTER === 'none' ? [] : [counter],
   });
   // @hono/otel reports through the global providers that initTelemetry registered.
-  const middleware: MiddlewareHandler =
-    variant === 'hono-otel-100pct' ? httpInstrumentationMiddleware() : httpInstrumentation(telemetry);
+  const middleware: MiddlewareHandler = variant.startsWith('hono-otel')
+    ? httpInstrumentationMiddleware()
+    : httpInstrumentation(telemetry);
   app.use(middleware);
   process.once('SIGTERM', () => {
     void telemetry.shutdown().then(() => {

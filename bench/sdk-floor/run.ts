@@ -6,14 +6,14 @@
  * bucket update) with a cached attribute object, against a record into a series that
  * libs/telemetry aggregates itself. Traces: one span started and ended through a batch span
  * processor whose exporter drops the batch, the middleware's work on a recorded span, a
- * non-recording span (what an unsampled request costs), and the OTLP protobuf encoding of a
- * span, which the real exporter adds. In a served request the same calls cost more (colder
+ * non-recording span (what an unsampled request costs), the OTLP protobuf encoding of a span
+ * (the SDK's serializer and ours), and the ids of a root span (the SDK's generator and ours). In a served request the same calls cost more (colder
  * caches); see docs/benchmarks.md.
  */
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode } from '@opentelemetry/core';
-// The encoder that the OTLP trace exporters (gRPC and http/protobuf) run on every batch.
+// The encoder that the SDK's OTLP trace exporters run on every batch; ours replaces it.
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -27,12 +27,15 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   InMemorySpanExporter,
+  RandomIdGenerator,
   type ReadableSpan,
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { AggregatedHistograms } from '../../libs/telemetry/src/histograms.ts';
 import { buckets } from '../../libs/telemetry/src/catalog/define.ts';
+import { BlockRandomIdGenerator } from '../../libs/telemetry/src/ids.ts';
+import { createSpanEncoder } from '../../libs/telemetry/src/span-encoder.ts';
 
 function costMicros(work: (i: number) => void, iterations: number): number {
   for (let i = 0; i < iterations / 10; i += 1) work(i);
@@ -152,9 +155,30 @@ const recorder = new TracerProvider({
 for (let i = 0; i < 512; i += 1) middlewareSpan(recorder, `/hello/${i}`);
 const batch = finished.getFinishedSpans();
 const batches = 400;
-results.push([
-  'OTLP protobuf encoding of one span (batches of 512)',
-  costMicros(() => ProtobufTraceSerializer.serializeRequest(batch), batches) / batch.length,
-]);
+const encoder = createSpanEncoder();
+results.push(
+  [
+    "OTLP protobuf encoding of one span (batches of 512), the SDK's serializer",
+    costMicros(() => ProtobufTraceSerializer.serializeRequest(batch), batches) / batch.length,
+  ],
+  [
+    'OTLP protobuf encoding of one span (batches of 512), libs/telemetry (same bytes)',
+    costMicros(() => encoder.encode(batch), batches) / batch.length,
+  ],
+);
+
+// The ids a root span needs, sampled or not.
+const sdkIds = new RandomIdGenerator();
+const blockIds = new BlockRandomIdGenerator();
+results.push(
+  [
+    "a trace id and a span id, the SDK's generator",
+    costMicros(() => sdkIds.generateTraceId() + sdkIds.generateSpanId(), spanIterations),
+  ],
+  [
+    'a trace id and a span id, libs/telemetry (OS random source, in blocks)',
+    costMicros(() => blockIds.generateTraceId() + blockIds.generateSpanId(), spanIterations),
+  ],
+);
 
 for (const [what, micros] of results) process.stdout.write(`${micros.toFixed(3).padStart(7)} µs  ${what}\n`);

@@ -11,6 +11,7 @@ interface OtlpAnyValue {
   intValue?: string | number;
   boolValue?: boolean;
   doubleValue?: number;
+  arrayValue?: { values?: OtlpAnyValue[] };
 }
 
 interface OtlpAttribute {
@@ -27,6 +28,7 @@ interface OtlpSpan {
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   attributes?: OtlpAttribute[];
+  events?: { name: string; attributes?: OtlpAttribute[] }[];
   status?: { code?: number | string; message?: string };
 }
 

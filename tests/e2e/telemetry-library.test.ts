@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { serve, type ServerType } from '@hono/node-server';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { Hono } from 'hono';
 import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
 import { initTelemetry, type Telemetry } from '../../libs/telemetry/src/telemetry.ts';
@@ -118,5 +119,59 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     assert.equal(root?.service, service);
     assert.equal(root?.name, 'GET /pipelines/:id');
     assert.equal(root?.kind, 'SERVER');
+  });
+
+  it('sends spans over http/protobuf too, every attribute type and the times decoded intact by the collector', async () => {
+    const overHttp = initTelemetry({
+      serviceName: `${service}-http`,
+      serviceVersion: '1.0.0',
+      env: {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpHttp}`,
+        OTEL_METRICS_EXPORTER: 'none',
+      },
+      registerGlobal: false,
+      handleSignals: false,
+      logWrite: () => undefined,
+    });
+    const startedMs = Date.now();
+    const span = overHttp.tracer.startSpan('price check');
+    span.setAttributes({
+      'instrument.name': 'Société Générale €',
+      'order.quantity': 1_500,
+      'order.delta': -42,
+      'order.price': 101.25,
+      'order.urgent': true,
+      'order.tags': ['limit', 'day'],
+    });
+    span.addEvent('quote received', { 'quote.source': 'synthetic' });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'price out of band' });
+    span.end();
+    const traceId = span.spanContext().traceId;
+    await overHttp.shutdown();
+
+    const data = await eventually('the http/protobuf span in Jaeger', () => fetchTrace(traceId));
+    const resourceSpans = data.resourceSpans?.[0];
+    const received = resourceSpans?.scopeSpans?.[0]?.spans?.[0];
+    assert.ok(received, 'span arrived');
+    assert.equal(received.name, 'price check');
+    const attributes = new Map((received.attributes ?? []).map((a) => [a.key, a.value]));
+    assert.equal(attributes.get('instrument.name')?.stringValue, 'Société Générale €');
+    assert.equal(String(attributes.get('order.quantity')?.intValue), '1500');
+    assert.equal(String(attributes.get('order.delta')?.intValue), '-42');
+    assert.equal(attributes.get('order.price')?.doubleValue, 101.25);
+    assert.equal(attributes.get('order.urgent')?.boolValue, true);
+    assert.deepEqual(
+      attributes.get('order.tags')?.arrayValue?.values?.map((v) => v.stringValue),
+      ['limit', 'day'],
+    );
+    assert.deepEqual(
+      received.events?.map((e) => e.name),
+      ['quote received'],
+    );
+    assert.equal(received.status?.message, 'price out of band');
+    const startMs = Number(BigInt(received.startTimeUnixNano) / 1_000_000n);
+    assert.ok(Math.abs(startMs - startedMs) < 5_000, `start time ${startMs} near ${startedMs}`);
+    assert.ok(BigInt(received.endTimeUnixNano) >= BigInt(received.startTimeUnixNano));
   });
 });

@@ -263,6 +263,8 @@ function writeKeyValues(writer: ProtoWriter, attributes: Record<string, unknown>
 /** Distinct values kept per attribute key: ids and paths would otherwise fill the cache. */
 const maxCachedValuesPerKey = 64;
 const maxCachedKeys = 256;
+/** Longer strings (messages, statements) are rarely repeated and would make the cache large. */
+const maxCachedValueLength = 128;
 
 /**
  * Encoded `KeyValue` fields of span attributes whose values repeat (methods, routes, status
@@ -277,7 +279,10 @@ class AttributeCache {
     for (const key in attributes) {
       if (!Object.hasOwn(attributes, key)) continue;
       const value = attributes[key];
-      const cacheable = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+      const cacheable =
+        (typeof value === 'string' && value.length <= maxCachedValueLength) ||
+        typeof value === 'number' ||
+        typeof value === 'boolean';
       const encoded = cacheable ? this.#encoded(key, value) : undefined;
       if (encoded) writer.raw(encoded);
       else writeKeyValue(writer, 9, key, value);
@@ -327,6 +332,10 @@ function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
 type Resource = ReadableSpan['resource'];
 type Scope = ReadableSpan['instrumentationScope'];
 
+/** Enough for a batch of 512 server spans; grown when a batch needs more. */
+const initialBufferBytes = 256 * 1024;
+const maxKeptBufferBytes = 4 * 1024 * 1024;
+
 export interface SpanEncoder {
   /** An ExportTraceServiceRequest holding these spans, grouped by resource and scope. */
   encode(spans: readonly ReadableSpan[]): Uint8Array;
@@ -337,7 +346,7 @@ export function createSpanEncoder(): SpanEncoder {
   // Encoded once per resource and scope object: a service has one or two of each.
   const resources = new WeakMap<Resource, Buffer>();
   const scopes = new WeakMap<Scope, Buffer>();
-  const writer = new ProtoWriter(64 * 1024);
+  const writer = new ProtoWriter(initialBufferBytes);
 
   function cached<K extends object>(cache: WeakMap<K, Buffer>, key: K, write: () => void): Buffer {
     let encoded = cache.get(key);
@@ -485,7 +494,10 @@ export function createSpanEncoder(): SpanEncoder {
         writer.end(resourceSpans, 3);
       }
       // A copy: the writer's buffer is reused by the next batch while this one is in flight.
-      return Buffer.from(writer.buffer.subarray(0, writer.pos));
+      const request = Buffer.from(writer.buffer.subarray(0, writer.pos));
+      // One batch of unusually large spans should not hold its buffer for the life of the service.
+      if (writer.buffer.length > maxKeptBufferBytes) writer.buffer = Buffer.allocUnsafe(initialBufferBytes);
+      return request;
     },
   };
 }

@@ -148,6 +148,14 @@ describe('span encoder', () => {
     }
   });
 
+  it('writes the same bytes after a batch too large for the buffer it keeps (several MiB)', async () => {
+    const encoder = createSpanEncoder();
+    const large = await spans(300, (span, i) => span.setAttribute('payload', `${i}:${'p'.repeat(20_000)}`));
+    assertSameBytes(large, encoder);
+    const small = await spans(20, (span, i) => span.setAttribute('http.route', `/r${i % 3}`));
+    assertSameBytes(small, encoder);
+  });
+
   it('encodes a batch independently of the one before it (its bytes are a copy)', async () => {
     const encoder = createSpanEncoder();
     const first = await spans(5, (span) => span.setAttribute('batch', 'first'));
