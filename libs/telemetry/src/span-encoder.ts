@@ -85,8 +85,17 @@ class ProtoWriter {
 
   fixed32(value: number): void {
     this.ensure(4);
-    this.buffer.writeUInt32LE(value >>> 0, this.pos);
+    this.#uint32(value, this.pos);
     this.pos += 4;
+  }
+
+  /** Little-endian by hand: Buffer#writeUInt32LE checks its arguments on every call. */
+  #uint32(value: number, at: number): void {
+    const buffer = this.buffer;
+    buffer[at] = value;
+    buffer[at + 1] = value >>> 8;
+    buffer[at + 2] = value >>> 16;
+    buffer[at + 3] = value >>> 24;
   }
 
   double(value: number): void {
@@ -104,8 +113,8 @@ class ProtoWriter {
     // Exact in a double: each term stays below 2^53.
     const lowSum = secondsLow * 1e9 + nanos + (highPart - highPartAbove16 * 65_536) * 65_536;
     this.ensure(8);
-    this.buffer.writeUInt32LE(lowSum >>> 0, this.pos);
-    this.buffer.writeUInt32LE((highPartAbove16 + Math.floor(lowSum / twoTo32)) >>> 0, this.pos + 4);
+    this.#uint32(lowSum >>> 0, this.pos);
+    this.#uint32((highPartAbove16 + Math.floor(lowSum / twoTo32)) >>> 0, this.pos + 4);
     this.pos += 8;
   }
 
