@@ -2,9 +2,9 @@
  * HTTP overhead of the telemetry library, measured side by side in one run:
  *   node bench/http-overhead/run.ts [--rounds 5] [--seconds 8]
  * Each round runs every variant once, in a rotating order, each for the same time at
- * saturation: the service pinned to CPU 0, wrk (1 thread, 32 connections) to CPU 1. The
- * service's CPU time per request comes from /proc; requests/s from wrk. Results: medians
- * over the rounds, and the overhead of each variant over bare Hono, in docs/benchmarks.md.
+ * saturation: the service pinned to CPU 0, wrk (1 thread, 32 connections) to CPU 1. The service's CPU time per request comes from /proc; requests/s from wrk.
+ * Results: medians over the rounds, and the overhead of each variant over bare Hono (paired by
+ * round), in docs/benchmarks.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -119,17 +119,25 @@ for (let round = 0; round < rounds; round += 1) {
 }
 if (!wasRunning) await stopStack();
 
-const bareCpu = median((samples.get('bare') ?? []).map((s) => s.cpuMicrosPerRequest));
-const noopCpu = median((samples.get('noop-middleware') ?? []).map((s) => s.cpuMicrosPerRequest));
+/**
+ * What a variant adds over another, as the median of their differences round by round: the
+ * machine's speed drifts over a run (other tenants), and both samples of a round share it.
+ */
+function addedOver(variant: Variant, baseline: Variant): number {
+  const ours = samples.get(variant) ?? [];
+  const theirs = samples.get(baseline) ?? [];
+  return median(
+    ours.map((s, round) => s.cpuMicrosPerRequest - (theirs[round]?.cpuMicrosPerRequest ?? Number.NaN)),
+  );
+}
 const rows = variants.map((variant) => {
   const list = samples.get(variant) ?? [];
-  const cpu = median(list.map((s) => s.cpuMicrosPerRequest));
   return {
     variant,
     rps: median(list.map((s) => s.requestsPerSecond)),
-    cpu,
-    added: cpu - bareCpu,
-    addedOverNoop: cpu - noopCpu,
+    cpu: median(list.map((s) => s.cpuMicrosPerRequest)),
+    added: addedOver(variant, 'bare'),
+    addedOverNoop: addedOver(variant, 'noop-middleware'),
     dropped: list.reduce((sum, s) => sum + s.droppedSpans, 0),
   };
 });
@@ -160,7 +168,9 @@ const section = `## HTTP overhead of libs/telemetry (hello-world route)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node},
 ${rounds} rounds × ${seconds} s per variant, variants alternating in rotating order; service pinned to CPU 0,
-wrk (1 thread, 32 connections) to CPU 1; spans exported to the real local collector.
+wrk (1 thread, 32 connections) to CPU 1; spans exported to the real local collector, whose processes (and
+Jaeger's) share both CPUs, as in a real deployment on two cores. "Added" is the median over the rounds of
+the difference to bare Hono (or the no-op middleware) in the same round.
 
 Reproduce: \`node bench/http-overhead/run.ts --rounds ${rounds} --seconds ${seconds}\` (starts the pipeline if it is not running;
 stop the platform's services first)

@@ -41,19 +41,25 @@ function exported(selector: string, signal: 'spans' | 'metric_points') {
   ];
 }
 
-/** The first hop, inside each service: spans its batch processor handed on, and dropped with a full queue. */
+/**
+ * The first hop, inside each service: spans its batch processor handed on, and those dropped
+ * there (a full processor queue, or an exporter whose retry buffer overflowed in a long outage).
+ */
 function serviceSpanProcessors() {
   const processed = 'otel_sdk_processor_span_processed_total';
   const handedOn = sumRate(processed, '{job=~"$service", error_type=""}', ['job']);
   return timeseries({
     title: 'Spans leaving services',
     description:
-      "Spans each service's batch processor handed to its exporter per second, and dropped because its queue was full (TelemetrySpansDroppedInService).",
+      "Spans each service's batch processor handed to its exporter per second, and dropped inside the service: by the processor when its queue was full, or by the exporter when a long collector outage filled its retry buffer (TelemetrySpansDroppedInService).",
     unit: 'cps',
     queries: [
       { expr: handedOn, legend: '{{job}}' },
       {
-        expr: orZero(sumRate(processed, '{job=~"$service", error_type="queue_full"}', ['job']), handedOn),
+        expr: orZero(
+          sumRate(processed, '{job=~"$service", error_type=~"queue_full|buffer_full"}', ['job']),
+          handedOn,
+        ),
         legend: 'dropped ({{job}})',
       },
     ],

@@ -64,7 +64,7 @@ function otlpMetricExporter(otlp: OtlpSignalConfig): PushMetricExporter {
  * its own OTLPTraceExporter classes build them, with our encoder in place of its serializer:
  * the same bytes at a third of the CPU (span-encoder.ts).
  */
-function otlpSpanExporter(otlp: OtlpSignalConfig): SpanExporter {
+function otlpSpanExporter(otlp: OtlpSignalConfig, selfObservability: MeterProvider): SpanExporter {
   const encoder = createSpanEncoder();
   const serializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
     serializeRequest: (spans) => encoder.encode(spans),
@@ -81,7 +81,7 @@ function otlpSpanExporter(otlp: OtlpSignalConfig): SpanExporter {
           serializer,
           'otlp_grpc_span_exporter',
           TraceExporterMetricsHelper,
-          undefined,
+          selfObservability,
           'TraceExportService',
           '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
         )
@@ -92,7 +92,7 @@ function otlpSpanExporter(otlp: OtlpSignalConfig): SpanExporter {
           serializer,
           'otlp_http_span_exporter',
           TraceExporterMetricsHelper,
-          undefined,
+          selfObservability,
         );
   /* eslint-enable @typescript-eslint/no-deprecated */
   return new OTLPExporterBase<ReadableSpan[]>(delegate);
@@ -130,8 +130,29 @@ export interface SpanPipeline {
 }
 
 /**
- * `selfObservability` receives the processors' own metrics: spans processed, and dropped with
- * `error.type=queue_full` when the queue overflows, which would otherwise be a log line only.
+ * Spans the retrying exporter dropped after a long outage, beside those the batch processor
+ * drops with a full queue: the same metric and `error.type` convention, so that one alert
+ * (TelemetrySpansDroppedInService) covers every place a span can be lost inside a service.
+ */
+function observeDrops(exporter: RetryingSpanExporter, index: number, selfObservability: MeterProvider): void {
+  const attributes = {
+    'otel.component.type': 'retrying_span_exporter',
+    'otel.component.name': `retrying_span_exporter/${index}`,
+    'error.type': 'buffer_full',
+  };
+  selfObservability
+    .getMeter('@tradeobs/telemetry')
+    .createObservableCounter('otel.sdk.processor.span.processed', {
+      unit: '{span}',
+      description: 'Spans dropped by the retrying exporter when its buffer was full',
+    })
+    .addCallback((result) => result.observe(exporter.stats().droppedSpans, attributes));
+}
+
+/**
+ * `selfObservability` receives the processors' and exporters' own metrics: spans processed, and dropped with
+ * `error.type=queue_full` when the queue overflows, which would otherwise be a log line only;
+ * spans exported, in flight, and how long each export took.
  */
 export function spanProcessors(
   config: TelemetryConfig,
@@ -148,11 +169,12 @@ export function spanProcessors(
   const processors = config.tracesExporters.flatMap((name): SpanProcessor[] => {
     switch (name) {
       case 'otlp': {
-        const exporter = new RetryingSpanExporter(otlpSpanExporter(config.otlpTraces), {
+        const exporter = new RetryingSpanExporter(otlpSpanExporter(config.otlpTraces, selfObservability), {
           // Ten queues' worth: a minute or more of our services' traffic during a collector outage.
           maxBufferedSpans: config.batchSpanProcessor.maxQueueSize * 10,
           warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpTraces.url }),
         });
+        observeDrops(exporter, retrying.length, selfObservability);
         retrying.push(exporter);
         return [batch(exporter)];
       }

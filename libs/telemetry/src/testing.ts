@@ -16,7 +16,7 @@ export interface TestTelemetry {
   telemetry: Telemetry;
   spans: InMemorySpanExporter;
   logs: Record<string, unknown>[];
-  /** Data points of one metric, collected now. */
+  /** Data points of one metric, collected now, from every scope that records it. */
   points: (name: string) => Promise<DataPoint<unknown>[]>;
   metricNames: () => Promise<string[]>;
 }
@@ -47,7 +47,10 @@ export function testTelemetry(env: Record<string, string> = {}): TestTelemetry {
     telemetry,
     spans,
     logs,
-    points: async (name) => (await collectAll()).find((m) => m.descriptor.name === name)?.dataPoints ?? [],
+    points: async (name) =>
+      (await collectAll())
+        .filter((m) => m.descriptor.name === name)
+        .flatMap((m): DataPoint<unknown>[] => m.dataPoints),
     metricNames: async () => (await collectAll()).map((m) => m.descriptor.name),
   };
 }

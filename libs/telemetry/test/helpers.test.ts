@@ -167,6 +167,36 @@ describe('span export retries', () => {
     assert.deepEqual(exporter.stats(), { bufferedSpans: 0, droppedSpans: 0, retriedSpans: 15 });
   });
 
+  it("report the spans they drop, and the exports that failed, in the service's own metrics", async () => {
+    const { telemetry, points } = testTelemetry({
+      OTEL_TRACES_EXPORTER: 'otlp',
+      // Nothing listens there: every export fails, and the exporter keeps at most 2 × 10 spans.
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      OTEL_BSP_MAX_QUEUE_SIZE: '2',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1',
+      OTEL_BSP_SCHEDULE_DELAY: '1',
+    });
+    for (let i = 0; i < 60; i += 1) {
+      telemetry.tracer.startSpan(`work ${i}`).end();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const { droppedSpans } = telemetry.spanExportStats();
+    assert.ok(droppedSpans > 0, 'the retry buffer overflowed');
+    const processed = await points('otel.sdk.processor.span.processed');
+    const drops = processed.filter((p) => p.attributes['otel.component.type'] === 'retrying_span_exporter');
+    assert.deepEqual(
+      drops.map((p) => [p.attributes['error.type'], p.value]),
+      [['buffer_full', droppedSpans]],
+    );
+    const exported = await points('otel.sdk.exporter.span.exported');
+    assert.ok(
+      exported.some((p) => p.attributes['error.type'] !== undefined && Number(p.value) > 0),
+      'failed exports are counted with their error type',
+    );
+    await telemetry.shutdown();
+  });
+
   it('bound memory by dropping the oldest batches, and count them', () => {
     const exporter = new RetryingSpanExporter(new FlakyExporter(), {
       maxBufferedSpans: 20,
