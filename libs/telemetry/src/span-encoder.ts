@@ -269,6 +269,8 @@ function writeKeyValues(writer: ProtoWriter, attributes: Record<string, unknown>
   }
 }
 
+/** Span.attributes in the OTLP schema: the cache holds whole fields, tag included. */
+const spanAttributesField = 9;
 /** Distinct values kept per attribute key: ids and paths would otherwise fill the cache. */
 const maxCachedValuesPerKey = 64;
 const maxCachedKeys = 256;
@@ -294,7 +296,7 @@ class AttributeCache {
         typeof value === 'boolean';
       const encoded = cacheable ? this.#encoded(key, value) : undefined;
       if (encoded) writer.raw(encoded);
-      else writeKeyValue(writer, 9, key, value);
+      else writeKeyValue(writer, spanAttributesField, key, value);
     }
   }
 
@@ -314,7 +316,7 @@ class AttributeCache {
     }
     const scratch = this.#scratch;
     scratch.pos = 0;
-    writeKeyValue(scratch, 9, key, value);
+    writeKeyValue(scratch, spanAttributesField, key, value);
     const encoded = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
     values.set(value, encoded);
     return encoded;
