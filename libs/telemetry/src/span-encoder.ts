@@ -2,8 +2,8 @@
  * OTLP/protobuf encoding of finished spans (an ExportTraceServiceRequest), for the SDK's own
  * gRPC and HTTP transports. It writes the same bytes as the SDK's serializer in one pass
  * instead of two (the SDK sizes the whole request before writing it), writes ids and strings
- * with Node's native encoders, and keeps the encoding of what repeats from span to span: the
- * resource and scope of a batch, and attribute pairs such as `http.request.method=GET`.
+ * straight into one reused buffer, and keeps the encoding of what repeats from span to span:
+ * the resource and scope of a batch, and attribute pairs such as `http.request.method=GET`.
  * At 100% sampling the SDK's serializer was the largest single cost of a traced request.
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
@@ -189,6 +189,11 @@ class ProtoWriter {
     this.buffer[p] = v;
   }
 
+  /** A copy of what was written since `start`, to be written again later with `raw`. */
+  copy(start: number): Buffer {
+    return Buffer.from(this.buffer.subarray(start, this.pos));
+  }
+
   raw(bytes: Uint8Array): void {
     this.ensure(bytes.length);
     this.buffer.set(bytes, this.pos);
@@ -282,44 +287,49 @@ const maxCachedValueLength = 128;
  * codes, service names). A key that shows more distinct values than a route or status code
  * would is treated as unique per span and encoded each time. Bounded in both directions.
  */
+type CacheableValue = string | number | boolean;
+
+function isCacheable(value: unknown): value is CacheableValue {
+  return (
+    (typeof value === 'string' && value.length <= maxCachedValueLength) ||
+    typeof value === 'number' ||
+    typeof value === 'boolean'
+  );
+}
+
 class AttributeCache {
-  readonly #byKey = new Map<string, Map<string | number | boolean, Buffer> | null>();
-  readonly #scratch = new ProtoWriter(256);
+  readonly #byKey = new Map<string, Map<CacheableValue, Buffer> | null>();
 
   write(writer: ProtoWriter, attributes: Attributes): void {
     for (const key in attributes) {
       if (!Object.hasOwn(attributes, key)) continue;
       const value = attributes[key];
-      const cacheable =
-        (typeof value === 'string' && value.length <= maxCachedValueLength) ||
-        typeof value === 'number' ||
-        typeof value === 'boolean';
-      const encoded = cacheable ? this.#encoded(key, value) : undefined;
-      if (encoded) writer.raw(encoded);
-      else writeKeyValue(writer, spanAttributesField, key, value);
+      if (!isCacheable(value)) {
+        writeKeyValue(writer, spanAttributesField, key, value);
+        continue;
+      }
+      const values = this.#valuesOf(key);
+      const cached = values?.get(value);
+      if (cached !== undefined) {
+        writer.raw(cached);
+        continue;
+      }
+      const start = writer.pos;
+      writeKeyValue(writer, spanAttributesField, key, value);
+      if (values === undefined) continue;
+      if (values.size < maxCachedValuesPerKey) values.set(value, writer.copy(start));
+      else this.#byKey.set(key, null);
     }
   }
 
-  #encoded(key: string, value: string | number | boolean): Buffer | undefined {
+  /** Where this key's encoded pairs are kept; undefined once it has proved to be unique per span. */
+  #valuesOf(key: string): Map<CacheableValue, Buffer> | undefined {
     let values = this.#byKey.get(key);
-    if (values === null) return undefined;
-    if (values === undefined) {
-      if (this.#byKey.size >= maxCachedKeys) return undefined;
+    if (values === undefined && this.#byKey.size < maxCachedKeys) {
       values = new Map();
       this.#byKey.set(key, values);
     }
-    const cached = values.get(value);
-    if (cached !== undefined) return cached;
-    if (values.size >= maxCachedValuesPerKey) {
-      this.#byKey.set(key, null);
-      return undefined;
-    }
-    const scratch = this.#scratch;
-    scratch.pos = 0;
-    writeKeyValue(scratch, spanAttributesField, key, value);
-    const encoded = Buffer.from(scratch.buffer.subarray(0, scratch.pos));
-    values.set(value, encoded);
-    return encoded;
+    return values ?? undefined;
   }
 }
 
@@ -359,45 +369,41 @@ export function createSpanEncoder(): SpanEncoder {
   const scopes = new WeakMap<Scope, Buffer>();
   const writer = new ProtoWriter(initialBufferBytes);
 
-  function cached<K extends object>(cache: WeakMap<K, Buffer>, key: K, write: () => void): Buffer {
-    let encoded = cache.get(key);
-    if (encoded === undefined) {
-      const start = writer.pos;
-      write();
-      encoded = Buffer.from(writer.buffer.subarray(start, writer.pos));
-      writer.pos = start;
-      cache.set(key, encoded);
+  /** Writes what `write` writes, from the cache after the first time. */
+  function writeOnce<K extends object>(cache: WeakMap<K, Buffer>, key: K, write: () => void): void {
+    const encoded = cache.get(key);
+    if (encoded !== undefined) {
+      writer.raw(encoded);
+      return;
     }
-    return encoded;
+    const start = writer.pos;
+    write();
+    cache.set(key, writer.copy(start));
   }
 
   function writeResource(resource: Resource): void {
-    writer.raw(
-      cached(resources, resource, () => {
-        writer.tag(1, Wire.LengthDelimited);
-        const at = writer.begin(2);
-        writeKeyValues(writer, resource.attributes, 1);
-        writer.tag(2, Wire.Varint);
-        writer.varint(0);
-        writer.end(at, 2);
-      }),
-    );
+    writeOnce(resources, resource, () => {
+      writer.tag(1, Wire.LengthDelimited);
+      const at = writer.begin(2);
+      writeKeyValues(writer, resource.attributes, 1);
+      writer.tag(2, Wire.Varint);
+      writer.varint(0);
+      writer.end(at, 2);
+    });
   }
 
   function writeScope(scope: Scope): void {
-    writer.raw(
-      cached(scopes, scope, () => {
-        writer.tag(1, Wire.LengthDelimited);
-        const at = writer.begin(1);
-        writer.tag(1, Wire.LengthDelimited);
-        writer.string(scope.name);
-        if (scope.version) {
-          writer.tag(2, Wire.LengthDelimited);
-          writer.string(scope.version);
-        }
-        writer.end(at, 1);
-      }),
-    );
+    writeOnce(scopes, scope, () => {
+      writer.tag(1, Wire.LengthDelimited);
+      const at = writer.begin(1);
+      writer.tag(1, Wire.LengthDelimited);
+      writer.string(scope.name);
+      if (scope.version) {
+        writer.tag(2, Wire.LengthDelimited);
+        writer.string(scope.version);
+      }
+      writer.end(at, 1);
+    });
   }
 
   function writeSpan(span: ReadableSpan): void {
@@ -505,7 +511,7 @@ export function createSpanEncoder(): SpanEncoder {
         writer.end(resourceSpans, 3);
       }
       // A copy: the writer's buffer is reused by the next batch while this one is in flight.
-      const request = Buffer.from(writer.buffer.subarray(0, writer.pos));
+      const request = writer.copy(0);
       // One batch of unusually large spans should not hold its buffer for the life of the service.
       if (writer.buffer.length > maxKeptBufferBytes) writer.buffer = Buffer.allocUnsafe(initialBufferBytes);
       return request;
