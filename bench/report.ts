@@ -9,6 +9,14 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
+/**
+ * The order of one round when every round runs each item once: rotated by the round's number,
+ * so that no item always runs first (or last) while the machine warms up or drifts.
+ */
+export function rotation<T>(items: readonly T[], round: number): T[] {
+  return items.map((_, i) => items[(i + round) % items.length] as T);
+}
+
 /** The nearest-rank percentile `p` (0–100) of `values`. */
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -7,7 +7,6 @@
  * round), in docs/benchmarks.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +16,8 @@ import { ensureWrk } from '../../infra/runner/install.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { scrapedValue } from '../../tests/support/prometheus.ts';
-import { median, replaceSection } from '../report.ts';
+import { cpuSeconds } from '../measure.ts';
+import { median, replaceSection, rotation } from '../report.ts';
 import { comparisons, type Variant, variantEnv, variants } from './variants.ts';
 
 const { values } = parseArgs({
@@ -27,14 +27,6 @@ const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const port = 18_080;
 const wrk = await ensureWrk();
-const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the file, 12 and 13 after the state.
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
 
 interface Sample {
   requests: number;
@@ -71,9 +63,9 @@ async function measure(variant: Variant): Promise<Sample> {
   // Warm-up: JIT and connection set-up are not what we measure.
   execFileSync('taskset', ['-c', '1', wrk, '-t1', '-c32', '-d2s', url]);
   const pid = child.pid as number;
-  const cpuBefore = cpuSeconds(pid);
+  const cpuBefore = await cpuSeconds(pid);
   const report = execFileSync('taskset', ['-c', '1', wrk, '-t1', '-c32', `-d${seconds}s`, url]).toString();
-  const cpuAfter = cpuSeconds(pid);
+  const cpuAfter = await cpuSeconds(pid);
   const requests = Number(/(\d+) requests in/.exec(report)?.[1]);
   const requestsPerSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(report)?.[1]);
   child.kill('SIGTERM');
@@ -106,9 +98,7 @@ if ((await stackStatus()).some((s) => !infrastructure.includes(s.name) && s.pid 
 if (!wasRunning) await startStack(undefined, infrastructure);
 const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
 for (let round = 0; round < rounds; round += 1) {
-  // Rotate the order so that no variant always runs first (or last) in a round.
-  const order = variants.map((_, i) => variants[(i + round) % variants.length] as Variant);
-  for (const variant of order) {
+  for (const variant of rotation(variants, round)) {
     const sample = await measure(variant);
     samples.get(variant)?.push(sample);
     process.stderr.write(

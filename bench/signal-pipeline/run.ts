@@ -42,7 +42,7 @@ import { type ComponentName, infrastructure } from '../../infra/runner/component
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { cpuSeconds } from '../measure.ts';
-import { median, percentile, replaceSection } from '../report.ts';
+import { median, percentile, replaceSection, rotation } from '../report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -247,8 +247,7 @@ async function measure(mode: Mode, round: number): Promise<Result> {
 await stopStack();
 const results = new Map<Mode, Result[]>(modes.map((mode) => [mode, []]));
 for (let round = 0; round < rounds; round += 1) {
-  // A rotating order, so that no mode always runs first.
-  for (const mode of modes.map((_, i) => modes[(i + round) % modes.length] as Mode)) {
+  for (const mode of rotation(modes, round)) {
     const result = await measure(mode, round);
     results.get(mode)?.push(result);
     process.stderr.write(`round ${round + 1}/${rounds} ${mode}: ${JSON.stringify(result)}\n`);
