@@ -135,11 +135,7 @@ async function measure(mode: Mode, round: number): Promise<Result> {
   await startStack(undefined, [...infrastructure, ...services]);
   const pipelines = await createPipelines();
 
-  const telemetry = initTelemetry({
-    serviceName: 'bench-signal-source',
-    serviceVersion: '0.0.0',
-    handleSignals: false,
-  });
+  const telemetry = initTelemetry({ serviceName: 'bench-signal-source', serviceVersion: '0.0.0' });
   const nc = await connect({ servers: `nats://${LOOPBACK}:${ports.natsClient}` });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);

@@ -2,27 +2,50 @@
  * libs/telemetry end to end: a Hono service instrumented with one call sends through the real
  * collector; its HTTP metrics (by route template), runtime metrics and catalog metrics are
  * queryable in Prometheus under the seeds' names, and its traces are in Jaeger by the id of
- * the traceresponse header.
+ * the traceresponse header. Then the library as people install it: packed, installed from its
+ * tarball into projects outside the workspace (the examples/), run on plain Node.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { cp, mkdtemp } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { serve, type ServerType } from '@hono/node-server';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { Hono } from 'hono';
 import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
+import { counter, gauge, histogram } from '../../libs/telemetry/src/catalog/index.ts';
 import { initTelemetry, type Telemetry } from '../../libs/telemetry/src/telemetry.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { infrastructure } from '../../infra/runner/components.ts';
 import { startStack, stopStack } from '../../infra/runner/stack.ts';
 import { buildSpanTree, fetchTrace } from '../../infra/runner/trace.ts';
+import { repoRoot } from '../../infra/runner/paths.ts';
 import { eventually } from '../support/poll.ts';
+import { startProcess, stopProcesses } from '../support/processes.ts';
 import { query } from '../support/prometheus.ts';
 import { useTemporaryStackState } from '../support/stack.ts';
 
 const service = `e2e-lib-${randomUUID().slice(0, 8)}`;
-let telemetry: Telemetry;
+/** A catalog as a user's service declares one. */
+const catalog = {
+  ordersPlaced: counter({
+    name: 'shop.orders.placed',
+    unit: '{order}',
+    description: 'Orders placed by channel',
+    attributes: ['channel'],
+  }),
+  cartSize: gauge({ name: 'shop.cart.size', unit: '{item}', description: 'Items in open carts' }),
+  checkoutDuration: histogram(
+    { name: 'shop.checkout.duration', unit: 's', description: 'Time to check out', attributes: ['channel'] },
+    [0.1, 1, 10],
+  ),
+};
+let telemetry: Telemetry<typeof catalog>;
 let server: ServerType;
 let baseUrl = '';
 let tracedId = '';
@@ -41,6 +64,8 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     await startStack(undefined, infrastructure);
     telemetry = initTelemetry({
       serviceName: service,
+      catalog,
+      strict: true,
       serviceVersion: '1.0.0',
       env: {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpGrpc}`,
@@ -48,7 +73,6 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
         OTEL_BSP_SCHEDULE_DELAY: '100',
       },
       registerGlobal: false,
-      handleSignals: false,
       logWrite: () => undefined,
     });
     const app = new Hono();
@@ -68,14 +92,14 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     }
     await fetch(`${baseUrl}/no/such/path`);
     await fetch(`${baseUrl}/boom`);
-    telemetry.metrics.signalsGenerated.add(2, { signal_type: 'buy', source: 'sma_crossover' });
-    telemetry.metrics.tradingBotsActive.record(3, { status: 'running' });
-    telemetry.metrics.portfolioTotalValue.record(100_000);
-    telemetry.metrics.marketDataLag.record(0.2, { symbol: 'BTCUSD', source: 'synthetic' });
+    telemetry.metrics.ordersPlaced.add(2, { channel: 'web' });
+    telemetry.metrics.cartSize.record(3);
+    telemetry.metrics.checkoutDuration.record(0.2, { channel: 'web' });
     await telemetry.forceFlush();
   });
 
   after(async () => {
+    await stopProcesses();
     await telemetry.shutdown();
     await new Promise((resolve) => server.close(resolve));
     await stopStack();
@@ -100,16 +124,12 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     );
   });
 
-  it("exports runtime metrics and the catalog's metrics under the seeds' names", async () => {
+  it("exports runtime metrics and the service's own catalog under Prometheus names", async () => {
     assert.ok(Number(await value(`process_uptime_seconds{job="${service}"}`)) > 0);
     assert.ok(Number(await value(`v8js_memory_heap_used_bytes{job="${service}"}`)) > 0);
-    assert.equal(
-      await value(`signals_generated_total{job="${service}", signal_type="buy", source="sma_crossover"}`),
-      '2',
-    );
-    assert.equal(await value(`trading_bots_active_total{job="${service}", status="running"}`), '3');
-    assert.equal(await value(`portfolio_total_value_usd{job="${service}"}`), '100000');
-    assert.equal(await value(`market_data_lag_seconds_count{job="${service}", symbol="BTCUSD"}`), '1');
+    assert.equal(await value(`shop_orders_placed_total{job="${service}", channel="web"}`), '2');
+    assert.equal(await value(`shop_cart_size{job="${service}"}`), '3');
+    assert.equal(await value(`shop_checkout_duration_seconds_count{job="${service}", channel="web"}`), '1');
   });
 
   it('puts the trace named by the traceresponse header in Jaeger', async () => {
@@ -131,7 +151,6 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
         OTEL_METRICS_EXPORTER: 'none',
       },
       registerGlobal: false,
-      handleSignals: false,
       logWrite: () => undefined,
     });
     const startedMs = Date.now();
@@ -174,4 +193,159 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     assert.ok(Math.abs(startMs - startedMs) < 5_000, `start time ${startMs} near ${startedMs}`);
     assert.ok(BigInt(received.endTimeUnixNano) >= BigInt(received.startTimeUnixNano));
   });
+
+  describe('packed and installed into a project of its own', () => {
+    let tarball = '';
+    before(async () => {
+      const destination = await mkdtemp(join(tmpdir(), 'pack-'));
+      const [packed] = JSON.parse(
+        await command('npm', ['pack', '--json', '--pack-destination', destination], {
+          cwd: join(repoRoot, 'libs/telemetry'),
+        }),
+      ) as [{ filename: string; files: { path: string }[] }];
+      tarball = join(destination, packed.filename);
+      const files = packed.files.map((f) => f.path);
+      assert.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts'), 'JavaScript and types');
+      assert.ok(files.includes('LICENSE'), 'a license');
+      assert.ok(
+        !files.some((f) => f.startsWith('src/') || f.startsWith('test/')),
+        `only dist: ${files.join(' ')}`,
+      );
+    });
+
+    it('runs the example on plain Node: its metrics reach Prometheus and its trace Jaeger through the collector', async () => {
+      const dir = await installExample('hono-service', tarball);
+      const name = `consumer-${randomUUID().slice(0, 8)}`;
+      const port = 29110;
+      await startProcess({
+        name,
+        command: process.execPath,
+        args: [join(dir, 'src/main.ts')],
+        env: {
+          ...outsideTheWorkspace,
+          PORT: String(port),
+          OTEL_SERVICE_NAME: name,
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpGrpc}`,
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+        },
+        healthUrl: `http://${LOOPBACK}:${port}/health`,
+      });
+      const traceId = await hello(port);
+      for (let i = 0; i < 2; i += 1) await hello(port);
+
+      const [root, ...others] = buildSpanTree(
+        await eventually('its trace in Jaeger', () => fetchTrace(traceId)),
+      );
+      assert.deepEqual(
+        [root?.service, root?.kind, root?.name, others.length],
+        [name, 'SERVER', 'GET /hello/:name', 0],
+      );
+      assert.equal(await value(`greetings_sent_total{job="${name}", language="en"}`), '3');
+      assert.ok(
+        Number(
+          await value(`http_server_request_duration_seconds_count{job="${name}", http_route="/hello/:name"}`),
+        ) >= 3,
+      );
+      // require() of the ESM build works on Node 24 (require(esm)), for CommonJS callers.
+      const required = await command(
+        process.execPath,
+        [
+          '--input-type=commonjs',
+          '-e',
+          "process.stdout.write(typeof require('@tradeobs/telemetry').initTelemetry)",
+        ],
+        { cwd: dir },
+      );
+      assert.equal(required, 'function');
+    });
+
+    it('gives a service with its own SDK only the middleware: one server span per request, one SDK, one API', async () => {
+      const dir = await installExample('hono-with-own-sdk', tarball);
+      const name = `own-sdk-${randomUUID().slice(0, 8)}`;
+      const port = 29111;
+      await startProcess({
+        name,
+        command: process.execPath,
+        args: [join(dir, 'src/main.ts')],
+        env: {
+          ...outsideTheWorkspace,
+          PORT: String(port),
+          OTEL_SERVICE_NAME: name,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpHttp}`,
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_METRICS_EXPORTER: 'otlp',
+          OTEL_LOGS_EXPORTER: 'none',
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+        },
+        healthUrl: `http://${LOOPBACK}:${port}/health`,
+      });
+      const traceIds = [await hello(port), await hello(port)];
+      for (const traceId of traceIds) {
+        const data = await eventually('its trace in Jaeger', () => fetchTrace(traceId));
+        const spans = buildSpanTree(data);
+        assert.deepEqual(
+          spans.map((span) => [span.service, span.kind, span.name]),
+          [[name, 'SERVER', 'GET /hello/:name']],
+          'exactly one span: the middleware made no SDK of its own',
+        );
+        const sdkName = data.resourceSpans?.[0]?.resource?.attributes?.find(
+          (a) => a.key === 'telemetry.sdk.name',
+        );
+        assert.equal(sdkName?.value.stringValue, 'opentelemetry', "the NodeSDK's resource");
+      }
+      assert.ok(
+        Number(
+          await value(`http_server_request_duration_seconds_count{job="${name}", http_route="/hello/:name"}`),
+        ) >= 2,
+        "the HTTP metrics through the NodeSDK's meter provider",
+      );
+      const apiCopies = (
+        await command('npm', ['ls', '@opentelemetry/api', '--all', '--parseable'], { cwd: dir })
+      )
+        .split('\n')
+        .filter((line) => line.endsWith('node_modules/@opentelemetry/api'));
+      assert.equal(new Set(apiCopies).size, 1, `one copy of the API: ${apiCopies.join(', ')}`);
+    });
+  });
 });
+
+/**
+ * The environment of a project that is not this workspace: none of the enclosing `npm test`'s
+ * npm_* settings, and no export condition that would select the library's TypeScript source.
+ */
+const outsideTheWorkspace: Record<string, string> = {
+  NODE_OPTIONS: '',
+  ...Object.fromEntries(
+    Object.keys(process.env)
+      .filter((key) => key.startsWith('npm_'))
+      .map((key) => [key, '']),
+  ),
+};
+
+async function command(file: string, args: string[], options: { cwd: string }): Promise<string> {
+  const env = Object.fromEntries(
+    Object.entries({ ...process.env, ...outsideTheWorkspace }).filter(([, value]) => value !== ''),
+  );
+  const { stdout } = await promisify(execFile)(file, args, { ...options, env, maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** A copy of examples/<name> in a temporary directory, with its dependencies and the packed library installed. */
+async function installExample(name: string, tarball: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `${name}-`));
+  await cp(join(repoRoot, 'examples', name), dir, { recursive: true });
+  await command('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: dir });
+  return dir;
+}
+
+/** GET /hello/… on an example; returns the trace id of its traceresponse header. */
+async function hello(port: number): Promise<string> {
+  const response = await fetch(`http://${LOOPBACK}:${port}/hello/ada`);
+  assert.equal(response.status, 200);
+  const traceId = response.headers.get('traceresponse')?.split('-')[1] ?? '';
+  assert.match(traceId, /^[0-9a-f]{32}$/);
+  return traceId;
+}

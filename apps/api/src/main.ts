@@ -14,7 +14,7 @@ import {
   openPortfolio,
   runService,
 } from '@tradeobs/platform';
-import { primeCounter } from '@tradeobs/telemetry';
+import { primeCounter } from '@tradeobs/telemetry/catalog';
 import { openApiDocument } from './openapi.ts';
 import { PriceStream } from './price-stream.ts';
 import { botRoutes } from './routes/bots.ts';

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServerType } from '@hono/node-server';
 import { symbols, type Tick, TradingSymbol } from '@tradeobs/platform';
-import type { Telemetry } from '@tradeobs/telemetry';
+import type { PlatformTelemetry } from '@tradeobs/platform';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 export const priceStreamPath = '/ws/prices';
@@ -22,9 +22,9 @@ function refuse(socket: Duplex, status: string, message: string): void {
 export class PriceStream {
   readonly #server = new WebSocketServer({ noServer: true });
   readonly #subscribers = new Map<WebSocket, ReadonlySet<TradingSymbol>>();
-  readonly #telemetry: Telemetry;
+  readonly #telemetry: PlatformTelemetry;
 
-  constructor(telemetry: Telemetry) {
+  constructor(telemetry: PlatformTelemetry) {
     this.#telemetry = telemetry;
     // The gauge exists, at zero, before the first client connects.
     telemetry.metrics.websocketConnectionsActive.add(0, { endpoint: priceStreamPath });

@@ -5,19 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { serviceApp } from '@tradeobs/platform';
-import { initTelemetry } from '@tradeobs/telemetry';
+import { initPlatformTelemetry, serviceApp } from '@tradeobs/platform';
 import { openApiDocument } from '../src/openapi.ts';
 import { botRoutes } from '../src/routes/bots.ts';
 import { executionRoutes } from '../src/routes/executions.ts';
 import { pipelineRoutes } from '../src/routes/pipelines.ts';
 
-const telemetry = initTelemetry({
+const telemetry = initPlatformTelemetry({
   serviceName: 'api-test',
   serviceVersion: '0',
   env: { OTEL_METRICS_EXPORTER: 'none', OTEL_TRACES_EXPORTER: 'none', LOG_LEVEL: 'error' },
   registerGlobal: false,
-  handleSignals: false,
 });
 /** Stands in for every store and queue, and fails the test if a refused request reaches it. */
 const untouchable = new Proxy(

@@ -5,7 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { SettingsReader } from '@tradeobs/platform';
-import { initTelemetry } from '@tradeobs/telemetry';
+import { initPlatformTelemetry } from '@tradeobs/platform';
 import { Hono } from 'hono';
 import { ApiClient } from './client.ts';
 import { createPipeline, LoadState, maxPipelines, type Scenario, scenarios } from './scenarios.ts';
@@ -18,7 +18,7 @@ const maxInFlight = settings.number('LOADGEN_MAX_IN_FLIGHT', 32, { min: 1, max: 
 const host = settings.string('HOST', '127.0.0.1');
 settings.check();
 
-const telemetry = initTelemetry({ serviceName: 'loadgen', serviceVersion: '0.1.0', handleSignals: false });
+const telemetry = initPlatformTelemetry({ serviceName: 'loadgen', serviceVersion: '0.1.0' });
 const { logger } = telemetry;
 const client = new ApiClient(apiUrl, telemetry);
 const state = new LoadState();

@@ -5,7 +5,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Telemetry } from '@tradeobs/telemetry';
+import type { PlatformTelemetry } from '@tradeobs/platform';
 import type { WebhookPayload } from './alerts.ts';
 
 export interface Channel {
@@ -56,7 +56,7 @@ export function webhookChannel(url: string): Channel {
 export async function deliver(
   channels: readonly Channel[],
   payload: WebhookPayload,
-  telemetry: Telemetry,
+  telemetry: PlatformTelemetry,
 ): Promise<boolean> {
   const { metrics, logger } = telemetry;
   let allDelivered = true;

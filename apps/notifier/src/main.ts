@@ -6,7 +6,7 @@
  */
 import { serve } from '@hono/node-server';
 import { errorResponse, serviceApp, SettingsReader, validate } from '@tradeobs/platform';
-import { initTelemetry } from '@tradeobs/telemetry';
+import { initPlatformTelemetry } from '@tradeobs/platform';
 import { AlertBoard, WebhookPayload } from './alerts.ts';
 import { type Channel, deliver, logChannel, webhookChannel } from './channels.ts';
 
@@ -17,7 +17,7 @@ const webhookUrl = settings.string('NOTIFIER_WEBHOOK_URL', '');
 const host = settings.string('HOST', '127.0.0.1');
 settings.check();
 
-const telemetry = initTelemetry({ serviceName: 'notifier', serviceVersion: '0.1.0', handleSignals: false });
+const telemetry = initPlatformTelemetry({ serviceName: 'notifier', serviceVersion: '0.1.0' });
 const channels: Channel[] = [logChannel(logFile), ...(webhookUrl ? [webhookChannel(webhookUrl)] : [])];
 const board = new AlertBoard();
 

@@ -14,7 +14,7 @@ import {
   symbols,
   type Tick,
 } from '@tradeobs/platform';
-import { primeCounter } from '@tradeobs/telemetry';
+import { primeCounter } from '@tradeobs/telemetry/catalog';
 import { modelInfo, SignalGenerator } from './generator.ts';
 import { RandomWalk } from './market.ts';
 import { DirectionModel } from './model.ts';

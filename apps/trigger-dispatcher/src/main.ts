@@ -16,7 +16,7 @@ import {
   signalTypes,
   subjects,
 } from '@tradeobs/platform';
-import { primeCounter } from '@tradeobs/telemetry';
+import { primeCounter } from '@tradeobs/telemetry/catalog';
 import { accepts, PipelineIndex } from './matching.ts';
 
 runService({

@@ -3,7 +3,6 @@
  * delivered), decide, check risk, place orders, update the portfolio and bots, record the
  * outcome, release the pipeline. Every step is a span under the request's CONSUMER span.
  */
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import {
   applyFill,
   emptyPortfolio,
@@ -21,18 +20,19 @@ import {
   type Mirror,
   type Pipeline,
   type PipelineStore,
+  type PlatformTelemetry,
   type PortfolioStore,
   portfolioKey,
   type PriceHistory,
   type SignalType,
   type TradingSymbol,
 } from '@tradeobs/platform';
-import type { Telemetry } from '@tradeobs/telemetry';
+import { Operation } from '@tradeobs/telemetry';
 import { breachedLimits, sizeOrder } from './risk.ts';
 import { placeOrder, type VenueOptions } from './venue.ts';
 
 export interface ExecutorDeps {
-  telemetry: Telemetry;
+  telemetry: PlatformTelemetry;
   queue: ExecutionQueue;
   pipelines: PipelineStore;
   portfolio: PortfolioStore;
@@ -49,20 +49,6 @@ interface Intent {
   price: number;
 }
 
-function span<R>(tracer: Tracer, name: string, work: () => Promise<R>): Promise<R> {
-  return tracer.startActiveSpan(name, async (active) => {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof Error) active.recordException(error);
-      active.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      active.end();
-    }
-  });
-}
-
 export function latestPrices(market: PriceHistory, symbols: readonly TradingSymbol[]): Prices {
   const prices: Prices = {};
   for (const symbol of symbols) {
@@ -74,9 +60,12 @@ export function latestPrices(market: PriceHistory, symbols: readonly TradingSymb
 
 export class Executor {
   readonly #deps: ExecutorDeps;
+  /** The steps of an execution: spans only, the execution's metrics are recorded by #finish. */
+  readonly #steps: Operation;
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps;
+    this.#steps = new Operation({ tracer: deps.telemetry.tracer });
   }
 
   /**
@@ -205,7 +194,7 @@ export class Executor {
         },
       ];
     }
-    return span(telemetry.tracer, 'evaluate strategy', () => {
+    return this.#steps.run('evaluate strategy', {}, () => {
       const intents: Intent[] = [];
       for (const symbol of pipeline.symbols) {
         const prices = market.prices(symbol);
@@ -222,7 +211,7 @@ export class Executor {
         if (decision.action === 'hold') reasons.push(`${symbol}: hold`);
         else intents.push({ symbol, side: decision.action, confidence: decision.confidence, price });
       }
-      return Promise.resolve(intents);
+      return intents;
     });
   }
 
@@ -250,14 +239,14 @@ export class Executor {
     reasons: string[],
   ): Promise<Fill | 'rejected' | 'nothing_to_sell'> {
     const { telemetry, portfolio, market, venue } = this.#deps;
-    const { metrics, tracer } = telemetry;
+    const { metrics } = telemetry;
     const { symbol, side } = intent;
     const current = (await portfolio.get(portfolioKey))?.value ?? emptyPortfolio(new Date());
     if (side === 'sell' && !current.positions[symbol]) {
       reasons.push(`${symbol} sell: no position to sell`);
       return 'nothing_to_sell';
     }
-    const order = await span(tracer, 'risk check', () => {
+    const order = await this.#steps.run('risk check', {}, () => {
       const { valuation } = revalue(
         current,
         latestPrices(market, Object.keys(current.positions) as TradingSymbol[]),
@@ -266,7 +255,7 @@ export class Executor {
       const proposed = sizeOrder(pipeline, current, symbol, side, intent.confidence, intent.price);
       const breaches = breachedLimits(proposed, pipeline, current, valuation.drawdown);
       for (const limit of breaches) metrics.riskLimitBreaches.add(1, { limit_type: limit, symbol });
-      return Promise.resolve({ proposed, breaches });
+      return { proposed, breaches };
     });
     const [firstBreach] = order.breaches;
     if (firstBreach) {
@@ -275,7 +264,7 @@ export class Executor {
       return 'rejected';
     }
     metrics.ordersPlaced.add(1, { symbol, side, order_type: 'market' });
-    const result = await span(tracer, 'place order', () => placeOrder(order.proposed, venue));
+    const result = await this.#steps.run('place order', {}, () => placeOrder(order.proposed, venue));
     if (!result.filled) {
       metrics.tradesRejected.add(1, { reason: result.reason, symbol });
       reasons.push(`${symbol} ${side}: ${result.reason}`);
@@ -287,7 +276,7 @@ export class Executor {
     metrics.slippage.record(fill.slippageBps, { symbol, side });
     metrics.tradesExecuted.add(1, { strategy: pipeline.strategy, symbol, side });
     let realized = 0;
-    await span(tracer, 'update portfolio', () =>
+    await this.#steps.run('update portfolio', {}, () =>
       portfolio.modify(portfolioKey, (stored) => {
         const applied = applyFill(stored ?? emptyPortfolio(new Date()), fill, pipeline.strategy);
         realized = applied.realizedPnlUsd;

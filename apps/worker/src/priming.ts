@@ -4,14 +4,15 @@
  * combination of the finite sets of symbols, sides, strategies and reasons.
  */
 import { executionStatuses, signalTypes, strategies, symbols, triggerModes } from '@tradeobs/platform';
-import { primeCounter, type Telemetry } from '@tradeobs/telemetry';
+import type { PlatformTelemetry } from '@tradeobs/platform';
+import { primeCounter } from '@tradeobs/telemetry/catalog';
 import type { LimitType } from './risk.ts';
 
 const limitTypes: readonly LimitType[] = ['max_order', 'max_position', 'max_drawdown', 'insufficient_cash'];
 const venueReasons = ['venue_rejected', 'price_moved'] as const;
 const finalStatuses = executionStatuses.filter((status) => status !== 'queued' && status !== 'running');
 
-export function primePipelineSeries(telemetry: Telemetry, pipelineIds: readonly string[]): void {
+export function primePipelineSeries(telemetry: PlatformTelemetry, pipelineIds: readonly string[]): void {
   primeCounter(telemetry.metrics.pipelineExecutions, {
     status: finalStatuses,
     pipeline_id: pipelineIds,
@@ -19,7 +20,7 @@ export function primePipelineSeries(telemetry: Telemetry, pipelineIds: readonly 
   });
 }
 
-export function primeTradingSeries(telemetry: Telemetry): void {
+export function primeTradingSeries(telemetry: PlatformTelemetry): void {
   const { metrics } = telemetry;
   primeCounter(metrics.tradesExecuted, { strategy: strategies, symbol: symbols, side: signalTypes });
   primeCounter(metrics.ordersPlaced, { symbol: symbols, side: signalTypes, order_type: ['market'] });

@@ -12,7 +12,7 @@ import {
   strategies,
   symbols,
 } from '@tradeobs/platform';
-import type { Telemetry } from '@tradeobs/telemetry';
+import type { PlatformTelemetry } from '@tradeobs/platform';
 import { latestPrices } from './executor.ts';
 
 export interface ReportingOptions {
@@ -21,7 +21,7 @@ export interface ReportingOptions {
 }
 
 export function reportPortfolio(
-  telemetry: Telemetry,
+  telemetry: PlatformTelemetry,
   portfolio: PortfolioStore,
   market: PriceHistory,
   options: ReportingOptions,

@@ -4,14 +4,15 @@
  * nats.connection.errors.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { primeCounter, type Telemetry } from '@tradeobs/telemetry';
+import { primeCounter } from '@tradeobs/telemetry/catalog';
+import type { PlatformTelemetry } from './telemetry.ts';
 
 const connectionTroubles = ['disconnect', 'error', 'staleConnection'] as const;
 
 export async function connectNats(
   url: string,
   name: string,
-  telemetry: Pick<Telemetry, 'logger' | 'metrics'>,
+  telemetry: Pick<PlatformTelemetry, 'logger' | 'metrics'>,
 ): Promise<NatsConnection> {
   const { logger, metrics } = telemetry;
   const nc = await connect({

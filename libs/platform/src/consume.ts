@@ -7,7 +7,7 @@
 import { headers as createHeaders } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Span } from '@opentelemetry/api';
-import { primeCounter } from '@tradeobs/telemetry';
+import { primeCounter } from '@tradeobs/telemetry/catalog';
 import type { z } from 'zod';
 import type { ServiceContext } from './service.ts';
 import { maxDeliveries, subjects } from './topology.ts';

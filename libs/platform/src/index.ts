@@ -60,3 +60,5 @@ export {
   type Valuation,
 } from './portfolio.ts';
 export { type FailureKind, failureKind, failureKinds } from './errors.ts';
+export { catalog, type PlatformCatalog } from './metrics.ts';
+export { initPlatformTelemetry, type PlatformTelemetry } from './telemetry.ts';

@@ -7,7 +7,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { initTelemetry, type Telemetry } from '@tradeobs/telemetry';
+import { initPlatformTelemetry, type PlatformTelemetry } from './telemetry.ts';
 import { httpInstrumentation } from '@tradeobs/telemetry/hono';
 import { NatsInstrumentation } from '@tradeobs/telemetry/nats';
 import { Hono } from 'hono';
@@ -21,7 +21,7 @@ import { declareStreams, subjectTemplates } from './topology.ts';
 
 export interface ServiceContext {
   readonly name: string;
-  readonly telemetry: Telemetry;
+  readonly telemetry: PlatformTelemetry;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
@@ -61,7 +61,7 @@ export interface RunningService {
 const maxBodyBytes = 64 * 1024;
 
 /** A Hono app with the shared instrumentation, input rules, 404 and error shapes. */
-export function serviceApp(telemetry: Telemetry): Hono {
+export function serviceApp(telemetry: PlatformTelemetry): Hono {
   const app = new Hono();
   app.use(httpInstrumentation(telemetry));
   app.use(jsonBodies(maxBodyBytes));
@@ -97,11 +97,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       : undefined;
   settings.check();
 
-  const telemetry = initTelemetry({
+  const telemetry = initPlatformTelemetry({
     serviceName: options.name,
     serviceVersion: options.version,
     env,
-    handleSignals: false,
   });
   const { logger } = telemetry;
   const stopController = new AbortController();

@@ -3,14 +3,15 @@
  * and every operation is a CLIENT span and a point in kv.operations / kv.operation.duration
  * (seed 001's Redis metrics, NATS KV here).
  */
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { type KV, type KvEntry, type KvWatchEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Telemetry } from '@tradeobs/telemetry';
+import { type ExpectedAnswer, Operation } from '@tradeobs/telemetry';
 import type { z } from 'zod';
+import type { PlatformTelemetry } from './telemetry.ts';
 import { buckets } from './topology.ts';
 
-type KvTelemetry = Pick<Telemetry, 'tracer' | 'metrics'>;
+type KvTelemetry = Pick<PlatformTelemetry, 'tracer' | 'metrics'>;
 
 export interface Versioned<T> {
   value: T;
@@ -30,23 +31,42 @@ export function isRevisionConflict(error: unknown): boolean {
   return error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
 }
 
+/**
+ * A compare-and-set that lost is an answer, not a failure (a pipeline already running, a
+ * concurrent edit): no error status, and no exception with its stack on a path the dispatcher
+ * takes for most signals in a burst.
+ */
+const lostCompareAndSet: ExpectedAnswer = {
+  outcome: 'conflict',
+  spanAttributes: { 'db.response.status_code': 'conflict' },
+};
+
+function classifyKvError(error: unknown): ExpectedAnswer | undefined {
+  return isRevisionConflict(error) ? lostCompareAndSet : undefined;
+}
+
 export class Store<S extends z.ZodType> {
   readonly #kv: KV;
   readonly #schema: S;
-  readonly #telemetry: KvTelemetry;
+  readonly #operations: Operation;
   readonly bucket: string;
 
   constructor(kv: KV, bucket: string, schema: S, telemetry: KvTelemetry) {
     this.#kv = kv;
     this.bucket = bucket;
     this.#schema = schema;
-    this.#telemetry = telemetry;
+    this.#operations = new Operation({
+      tracer: telemetry.tracer,
+      count: telemetry.metrics.kvOperations,
+      // Its view keeps bucket and operation only: the outcome is counted, not timed.
+      duration: telemetry.metrics.kvOperationDuration,
+      outcomeAttribute: 'status',
+      classify: classifyKvError,
+    });
   }
 
-  async #observe<R>(operation: string, key: string | undefined, work: () => Promise<R>): Promise<R> {
-    const { tracer, metrics } = this.#telemetry;
-    const startedAt = performance.now();
-    return tracer.startActiveSpan(
+  #observe<R>(operation: string, key: string | undefined, work: () => Promise<R>): Promise<R> {
+    return this.#operations.run(
       `kv ${operation} ${this.bucket}`,
       {
         kind: SpanKind.CLIENT,
@@ -56,33 +76,9 @@ export class Store<S extends z.ZodType> {
           'db.collection.name': this.bucket,
           ...(key === undefined ? {} : { 'db.query.summary': `${operation} ${this.bucket}` }),
         },
+        metricAttributes: { bucket: this.bucket, operation, status: 'ok' },
       },
-      async (span) => {
-        let status = 'ok';
-        try {
-          return await work();
-        } catch (error) {
-          if (isRevisionConflict(error)) {
-            // A compare-and-set that lost is an answer, not a failure (a pipeline already
-            // running, a concurrent edit): no error status, and no exception with its stack
-            // on a path the dispatcher takes for most signals in a burst.
-            status = 'conflict';
-            span.setAttribute('db.response.status_code', 'conflict');
-          } else {
-            status = 'error';
-            if (error instanceof Error) span.recordException(error);
-            span.setStatus({ code: SpanStatusCode.ERROR });
-          }
-          throw error;
-        } finally {
-          span.end();
-          metrics.kvOperations.add(1, { bucket: this.bucket, operation, status });
-          metrics.kvOperationDuration.record((performance.now() - startedAt) / 1000, {
-            bucket: this.bucket,
-            operation,
-          });
-        }
-      },
+      work,
     );
   }
 

@@ -6,16 +6,17 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { NatsInstrumentation } from '@tradeobs/telemetry/nats';
 import { type TestTelemetry, testTelemetry } from '@tradeobs/telemetry/testing';
+import { catalog, type PlatformCatalog } from './metrics.ts';
 import type { ServiceContext } from './service.ts';
 import { declareStreams, subjectTemplates } from './topology.ts';
 
-export interface TestContext extends TestTelemetry {
+export interface TestContext extends TestTelemetry<PlatformCatalog> {
   context: ServiceContext;
   close(): Promise<void>;
 }
 
 export async function testContext(natsUrl: string, name = 'test'): Promise<TestContext> {
-  const telemetry = testTelemetry({ LOG_LEVEL: 'error' });
+  const telemetry = testTelemetry({ LOG_LEVEL: 'error' }, catalog);
   const nc = await connect({ servers: natsUrl, name });
   const jsm = await jetstreamManager(nc);
   await declareStreams(jsm);

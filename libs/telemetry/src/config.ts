@@ -2,8 +2,16 @@
  * The environment contract, read in one place. The OpenTelemetry SDK's manual providers read
  * few of the standard variables, so this module reads them all, applies the defaults of the
  * specification (and ours, where the table in README.md says so) and validates every value.
- * Every problem is reported at once, each naming its variable and the values it accepts.
+ *
+ * The specification says an SDK MUST warn about a value it does not understand and go on with
+ * the default (a platform may inject a variable that we do not know, and telemetry must not take
+ * the service down), so every problem becomes one warning that names the variable, the value, the
+ * values allowed and the default used. In strict mode (the `strict` option or
+ * TELEMETRY_CONFIG_STRICT=true) the same problems stop start-up instead, all listed at once: a typo
+ * then fails a test rather than going unnoticed in production.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 export const metricsExporters = ['otlp', 'prometheus', 'console', 'none'] as const;
 export const tracesExporters = ['otlp', 'console', 'none'] as const;
@@ -16,20 +24,53 @@ export const samplers = [
   'parentbased_always_off',
   'parentbased_traceidratio',
 ] as const;
+/** The propagators that the OpenTelemetry JS packages this library depends on provide. */
+export const propagators = ['tracecontext', 'baggage', 'b3', 'b3multi', 'none'] as const;
+export const temporalityPreferences = ['cumulative', 'delta', 'lowmemory'] as const;
+export const compressions = ['gzip', 'none'] as const;
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+/** OTEL_LOG_LEVEL: the levels of the OpenTelemetry API's diagnostic logger. */
+export const diagLogLevels = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
 
 export type MetricsExporterName = (typeof metricsExporters)[number];
 export type TracesExporterName = (typeof tracesExporters)[number];
 export type OtlpProtocol = (typeof otlpProtocols)[number];
 export type SamplerName = (typeof samplers)[number];
+export type PropagatorName = (typeof propagators)[number];
+export type TemporalityPreference = (typeof temporalityPreferences)[number];
+export type Compression = (typeof compressions)[number];
 export type LogLevel = (typeof logLevels)[number];
+export type DiagLogLevelName = (typeof diagLogLevels)[number];
+
+/** Client TLS material, read from the files the variables name. */
+export interface OtlpTls {
+  /** OTEL_EXPORTER_OTLP_CERTIFICATE: the CA that signs the collector's certificate. */
+  ca?: Buffer;
+  /** OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and _CLIENT_KEY, for mutual TLS; both or neither. */
+  cert?: Buffer;
+  key?: Buffer;
+}
 
 export interface OtlpSignalConfig {
-  /** Full URL: for http/protobuf it includes the signal path (/v1/traces, /v1/metrics). */
+  /**
+   * Full URL with its scheme. For http/protobuf it includes the signal path (/v1/traces,
+   * /v1/metrics); for gRPC, `http://` means plaintext and `https://` TLS.
+   */
   url: string;
   protocol: OtlpProtocol;
   headers: Record<string, string>;
   timeoutMillis: number;
+  compression: Compression;
+  tls: OtlpTls;
+}
+
+export interface SpanLimits {
+  attributeValueLengthLimit: number;
+  attributeCountLimit: number;
+  eventCountLimit: number;
+  linkCountLimit: number;
+  attributePerEventCountLimit: number;
+  attributePerLinkCountLimit: number;
 }
 
 export interface TelemetryConfig {
@@ -43,18 +84,28 @@ export interface TelemetryConfig {
   tracesExporters: TracesExporterName[];
   otlpTraces: OtlpSignalConfig;
   otlpMetrics: OtlpSignalConfig;
+  metricsTemporality: TemporalityPreference;
   prometheus: { host: string; port: number };
   metricExportIntervalMillis: number;
   metricExportTimeoutMillis: number;
   sampler: SamplerName;
   samplerRatio: number;
+  /** In the order given; empty for `none`. */
+  propagators: Exclude<PropagatorName, 'none'>[];
+  /** Limits of attributes anywhere (OTEL_ATTRIBUTE_*), refined for spans by OTEL_SPAN_*. */
+  spanLimits: SpanLimits;
   batchSpanProcessor: {
     scheduledDelayMillis: number;
     exportTimeoutMillis: number;
     maxQueueSize: number;
     maxExportBatchSize: number;
   };
+  /** LOG_LEVEL: this library's logger. */
   logLevel: LogLevel;
+  /** OTEL_LOG_LEVEL: the OpenTelemetry diagnostic logger, when it is registered. */
+  diagLogLevel: DiagLogLevelName;
+  /** Values that were not understood, each with the default used instead (never in strict mode). */
+  warnings: string[];
 }
 
 export class TelemetryConfigError extends Error {
@@ -67,6 +118,8 @@ export class TelemetryConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
 
 /** Reads values off the environment, collecting problems instead of throwing at the first one. */
 class EnvReader {
@@ -81,37 +134,60 @@ class EnvReader {
     return value === '' ? undefined : value;
   }
 
+  /** One problem: the variable, its value, what is allowed, and what is used instead. */
+  problem(name: string, value: string, allowed: string, fallback: unknown): void {
+    const problem = `${name}=${JSON.stringify(value)}: ${allowed}; using ${show(fallback)}`;
+    // Variables shared by both signals are read twice; they are one problem.
+    if (!this.problems.includes(problem)) this.problems.push(problem);
+  }
+
+  /** The first variable of `names` that is set, so that a per-signal one wins over the general one. */
+  first(names: readonly string[]): string | undefined {
+    return names.find((name) => this.raw(name) !== undefined);
+  }
+
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw(name)?.toLowerCase();
+    const value = this.raw(name);
     if (value === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    this.problems.push(`${name}=${JSON.stringify(value)}: allowed values are ${allowed.join(', ')}`);
+    const lower = value.toLowerCase();
+    if ((allowed as readonly string[]).includes(lower)) return lower as T;
+    this.problem(name, value, `allowed values are ${allowed.join(', ')}`, fallback);
     return fallback;
   }
 
-  /** A comma-separated list of exporter names; `none` must stand alone. */
-  listOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T[] {
+  /**
+   * A comma-separated list. Unknown items are left out with a warning and the rest is used, as
+   * the specification asks of OTEL_PROPAGATORS and the exporter lists; `none` stands alone.
+   */
+  listOf<T extends string>(name: string, allowed: readonly T[], fallback: readonly T[]): T[] {
     const value = this.raw(name);
-    if (value === undefined) return [fallback];
-    const items = value.split(',').map((item) => item.trim().toLowerCase());
-    const invalid = items.filter((item) => !(allowed as readonly string[]).includes(item));
-    if (invalid.length > 0) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: allowed values are ${allowed.join(', ')}`);
-      return [fallback];
+    if (value === undefined) return [...fallback];
+    const items = value
+      .split(',')
+      .map((item) => item.trim().toLowerCase())
+      .filter((item) => item !== '');
+    const known = items.filter((item): item is T => (allowed as readonly string[]).includes(item));
+    const unknown = items.filter((item) => !(allowed as readonly string[]).includes(item));
+    const allowedText = `allowed values are ${allowed.join(', ')}, comma-separated`;
+    if (known.includes('none' as T) && known.length > 1) {
+      this.problem(name, value, `"none" cannot be combined with other values (${allowedText})`, fallback);
+      return [...fallback];
     }
-    if (items.includes('none') && items.length > 1) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: "none" cannot be combined with other exporters`);
-      return [fallback];
+    if (unknown.length > 0) {
+      const used = known.length > 0 ? known : fallback;
+      this.problem(name, value, `${unknown.join(', ')} not known (${allowedText})`, used.join(','));
+      return [...new Set(used)];
     }
-    return [...new Set(items)] as T[];
+    return [...new Set(known)];
   }
 
   boolean(name: string, fallback: boolean): boolean {
-    const value = this.raw(name)?.toLowerCase();
+    const value = this.raw(name);
     if (value === undefined) return fallback;
-    if (value === 'true') return true;
-    if (value === 'false') return false;
-    this.problems.push(`${name}=${JSON.stringify(value)}: allowed values are true, false`);
+    const lower = value.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+    this.problem(name, value, 'allowed values are true, false', fallback);
     return fallback;
   }
 
@@ -120,7 +196,7 @@ class EnvReader {
     if (value === undefined) return fallback;
     const parsed = Number(value);
     if (Number.isInteger(parsed) && parsed >= min && parsed <= max) return parsed;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected an integer from ${min} to ${max}`);
+    this.problem(name, value, `expected an integer from ${min} to ${max}`, fallback);
     return fallback;
   }
 
@@ -129,7 +205,7 @@ class EnvReader {
     if (value === undefined) return fallback;
     const parsed = Number(value);
     if (Number.isFinite(parsed) && parsed >= 0 && parsed <= 1) return parsed;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected a number from 0 to 1`);
+    this.problem(name, value, 'expected a number from 0 to 1', fallback);
     return fallback;
   }
 
@@ -143,27 +219,28 @@ class EnvReader {
       const separator = pair.indexOf('=');
       const key = separator > 0 ? pair.slice(0, separator).trim() : '';
       if (key === '') {
-        this.problems.push(`${name}: ${JSON.stringify(pair)} is not of the form key=value`);
+        this.problem(name, pair, 'expected key=value', 'the other pairs');
         continue;
       }
       try {
         result[key] = decodeURIComponent(pair.slice(separator + 1).trim());
       } catch {
-        this.problems.push(`${name}: the value of ${key} is not valid percent-encoding`);
+        this.problem(name, pair, `the value of ${key} is not valid percent-encoding`, 'the other pairs');
       }
     }
     return result;
   }
 
-  url(name: string, fallback: string): string {
-    const value = this.raw(name) ?? fallback;
+  /** The contents of the file a variable names, or undefined (with a warning) if it cannot be read. */
+  file(name: string | undefined): Buffer | undefined {
+    const path = name === undefined ? undefined : this.raw(name);
+    if (name === undefined || path === undefined) return undefined;
     try {
-      const url = new URL(value);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-      return value;
-    } catch {
-      this.problems.push(`${name}=${JSON.stringify(value)}: expected an http:// or https:// URL`);
-      return fallback;
+      return readFileSync(resolve(path));
+    } catch (error) {
+      const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+      this.problem(name, path, `expected a readable file (${reason})`, 'none');
+      return undefined;
     }
   }
 }
@@ -175,33 +252,115 @@ const defaultEndpoints: Record<OtlpProtocol, string> = {
   'http/protobuf': 'http://127.0.0.1:4318',
 };
 
+/** Spec default of the count limits. */
+const defaultCountLimit = 128;
+/**
+ * The specification sets no default length limit. Ours bounds what one attribute can cost: a
+ * request header or an error message of megabytes would otherwise be kept in memory with its
+ * span until export, and sent (most backends truncate far below: Datadog at 5,000 characters).
+ */
+const defaultValueLengthLimit = 4096;
+
+/** The variables of a setting, the per-signal one first. */
+const signalNames = (signal: 'TRACES' | 'METRICS', setting: string) => [
+  `OTEL_EXPORTER_OTLP_${signal}_${setting}`,
+  `OTEL_EXPORTER_OTLP_${setting}`,
+];
+
+function otlpEndpoint(reader: EnvReader, signal: 'TRACES' | 'METRICS', protocol: OtlpProtocol): string {
+  const specific = `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`;
+  const name = reader.first([specific, 'OTEL_EXPORTER_OTLP_ENDPOINT']);
+  const value = name === undefined ? undefined : reader.raw(name);
+  const fallback =
+    protocol === 'grpc' ? defaultEndpoints.grpc : `${defaultEndpoints[protocol]}/v1/${signal.toLowerCase()}`;
+  if (name === undefined || value === undefined) return fallback;
+
+  if (protocol === 'grpc' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    // gRPC endpoints may come without a scheme (`collector:4317`); then OTEL_EXPORTER_OTLP_INSECURE
+    // decides between plaintext and TLS, TLS by default, as the specification says.
+    const insecure = reader.boolean(
+      reader.first(signalNames(signal, 'INSECURE')) ?? 'OTEL_EXPORTER_OTLP_INSECURE',
+      false,
+    );
+    try {
+      const url = new URL(`${insecure ? 'http' : 'https'}://${value}`);
+      return url.origin;
+    } catch {
+      reader.problem(name, value, 'expected host:port or an http:// or https:// URL', fallback);
+      return fallback;
+    }
+  }
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    reader.problem(name, value, 'expected an http:// or https:// URL', fallback);
+    return fallback;
+  }
+  // A per-signal endpoint is used as given, path included; the general one gets the signal's path.
+  if (name === specific || protocol === 'grpc') return value;
+  return `${value.replace(/\/+$/, '')}/v1/${signal.toLowerCase()}`;
+}
+
+function otlpTls(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpTls {
+  const ca = reader.file(reader.first(signalNames(signal, 'CERTIFICATE')));
+  const certName = reader.first(signalNames(signal, 'CLIENT_CERTIFICATE'));
+  const keyName = reader.first(signalNames(signal, 'CLIENT_KEY'));
+  const cert = reader.file(certName);
+  const key = reader.file(keyName);
+  const tls: OtlpTls = {};
+  if (ca) tls.ca = ca;
+  if (cert && key) {
+    tls.cert = cert;
+    tls.key = key;
+  } else if (cert || key) {
+    const given = (certName ?? keyName) as string;
+    reader.problem(
+      given,
+      reader.raw(given) ?? '',
+      'a client certificate needs its key and the key its certificate (OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and _CLIENT_KEY)',
+      'no client certificate',
+    );
+  }
+  return tls;
+}
+
 function otlpSignal(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpSignalConfig {
   const protocol = reader.oneOf(
     `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`,
     otlpProtocols,
     reader.oneOf('OTEL_EXPORTER_OTLP_PROTOCOL', otlpProtocols, 'grpc'),
   );
-  const signalEndpoint = reader.raw(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`);
-  let url: string;
-  if (signalEndpoint !== undefined) {
-    // A per-signal endpoint is used as given, path included.
-    url = reader.url(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`, defaultEndpoints[protocol]);
-  } else {
-    const base = reader.url('OTEL_EXPORTER_OTLP_ENDPOINT', defaultEndpoints[protocol]);
-    url = protocol === 'grpc' ? base : `${base.replace(/\/+$/, '')}/v1/${signal.toLowerCase()}`;
-  }
+  const timeoutName = reader.first(signalNames(signal, 'TIMEOUT')) ?? 'OTEL_EXPORTER_OTLP_TIMEOUT';
+  const compressionName =
+    reader.first(signalNames(signal, 'COMPRESSION')) ?? 'OTEL_EXPORTER_OTLP_COMPRESSION';
   return {
-    url,
+    url: otlpEndpoint(reader, signal, protocol),
     protocol,
     headers: {
       ...reader.keyValues('OTEL_EXPORTER_OTLP_HEADERS'),
       ...reader.keyValues(`OTEL_EXPORTER_OTLP_${signal}_HEADERS`),
     },
-    timeoutMillis: reader.integer(
-      `OTEL_EXPORTER_OTLP_${signal}_TIMEOUT`,
-      reader.integer('OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, { min: 1 }),
-      { min: 1 },
-    ),
+    timeoutMillis: reader.integer(timeoutName, 10_000, { min: 1 }),
+    compression: reader.oneOf(compressionName, compressions, 'none'),
+    tls: otlpTls(reader, signal),
+  };
+}
+
+function spanLimits(reader: EnvReader): SpanLimits {
+  const limit = (names: readonly string[], fallback: number) => {
+    const name = reader.first(names);
+    return name === undefined ? fallback : reader.integer(name, fallback, { min: 0 });
+  };
+  const count = limit(['OTEL_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit);
+  const length = limit(['OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'], defaultValueLengthLimit);
+  return {
+    attributeCountLimit: limit(['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT'], count),
+    attributeValueLengthLimit: limit(['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT'], length),
+    eventCountLimit: limit(['OTEL_SPAN_EVENT_COUNT_LIMIT'], defaultCountLimit),
+    linkCountLimit: limit(['OTEL_SPAN_LINK_COUNT_LIMIT'], defaultCountLimit),
+    attributePerEventCountLimit: limit(['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit),
+    attributePerLinkCountLimit: limit(['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit),
   };
 }
 
@@ -210,9 +369,22 @@ export interface ServiceIdentity {
   serviceVersion: string;
 }
 
-/** Reads and validates the whole environment contract; throws one TelemetryConfigError listing every problem. */
-export function readTelemetryConfig(identity: ServiceIdentity, env: Env = process.env): TelemetryConfig {
+export interface ReadConfigOptions {
+  /** Stop at the first wrong value instead of warning; also TELEMETRY_CONFIG_STRICT=true. */
+  strict?: boolean | undefined;
+}
+
+/**
+ * Reads and validates the whole environment contract. Problems become `warnings` with the
+ * defaults used; in strict mode one TelemetryConfigError lists them all instead.
+ */
+export function readTelemetryConfig(
+  identity: ServiceIdentity,
+  env: Env = process.env,
+  options: ReadConfigOptions = {},
+): TelemetryConfig {
   const reader = new EnvReader(env);
+  const strict = reader.boolean('TELEMETRY_CONFIG_STRICT', options.strict ?? false);
   const resourceAttributes = reader.keyValues('OTEL_RESOURCE_ATTRIBUTES');
   const serviceName =
     reader.raw('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? identity.serviceName;
@@ -221,23 +393,32 @@ export function readTelemetryConfig(identity: ServiceIdentity, env: Env = proces
   delete resourceAttributes['service.version'];
 
   const maxQueueSize = reader.integer('OTEL_BSP_MAX_QUEUE_SIZE', 2048, { min: 1 });
+  const sampler = reader.oneOf('OTEL_TRACES_SAMPLER', samplers, 'parentbased_always_on');
+  const propagatorNames = reader.listOf('OTEL_PROPAGATORS', propagators, ['tracecontext', 'baggage']);
   const config: TelemetryConfig = {
     disabled: reader.boolean('OTEL_SDK_DISABLED', false),
     serviceName,
     serviceVersion,
     resourceAttributes,
-    metricsExporters: reader.listOf('OTEL_METRICS_EXPORTER', metricsExporters, 'otlp'),
-    tracesExporters: reader.listOf('OTEL_TRACES_EXPORTER', tracesExporters, 'otlp'),
+    metricsExporters: reader.listOf('OTEL_METRICS_EXPORTER', metricsExporters, ['otlp']),
+    tracesExporters: reader.listOf('OTEL_TRACES_EXPORTER', tracesExporters, ['otlp']),
     otlpTraces: otlpSignal(reader, 'TRACES'),
     otlpMetrics: otlpSignal(reader, 'METRICS'),
+    metricsTemporality: reader.oneOf(
+      'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+      temporalityPreferences,
+      'cumulative',
+    ),
     prometheus: {
       host: reader.raw('OTEL_EXPORTER_PROMETHEUS_HOST') ?? '127.0.0.1',
       port: reader.integer('OTEL_EXPORTER_PROMETHEUS_PORT', 9464, { min: 1, max: 65_535 }),
     },
     metricExportIntervalMillis: reader.integer('OTEL_METRIC_EXPORT_INTERVAL', 60_000, { min: 100 }),
     metricExportTimeoutMillis: reader.integer('OTEL_METRIC_EXPORT_TIMEOUT', 30_000, { min: 1 }),
-    sampler: reader.oneOf('OTEL_TRACES_SAMPLER', samplers, 'parentbased_always_on'),
-    samplerRatio: 1,
+    sampler,
+    samplerRatio: sampler.endsWith('traceidratio') ? reader.ratio('OTEL_TRACES_SAMPLER_ARG', 1) : 1,
+    propagators: propagatorNames.filter((name) => name !== 'none'),
+    spanLimits: spanLimits(reader),
     batchSpanProcessor: {
       scheduledDelayMillis: reader.integer('OTEL_BSP_SCHEDULE_DELAY', 5_000, { min: 1 }),
       exportTimeoutMillis: reader.integer('OTEL_BSP_EXPORT_TIMEOUT', 30_000, { min: 1 }),
@@ -248,13 +429,15 @@ export function readTelemetryConfig(identity: ServiceIdentity, env: Env = proces
       }),
     },
     logLevel: reader.oneOf('LOG_LEVEL', logLevels, 'info'),
+    diagLogLevel: reader.oneOf('OTEL_LOG_LEVEL', diagLogLevels, 'info'),
+    warnings: reader.problems,
   };
-  if (config.sampler.endsWith('traceidratio')) {
-    config.samplerRatio = reader.ratio('OTEL_TRACES_SAMPLER_ARG', 1);
-  }
   if (serviceName.trim() === '') {
-    reader.problems.push('the service name is empty: set it in initTelemetry() or OTEL_SERVICE_NAME');
+    // No default would mean anything here: the service could not be told from any other.
+    throw new TelemetryConfigError([
+      'the service name is empty: set it in initTelemetry() or OTEL_SERVICE_NAME',
+    ]);
   }
-  if (reader.problems.length > 0) throw new TelemetryConfigError(reader.problems);
+  if (strict && reader.problems.length > 0) throw new TelemetryConfigError(reader.problems);
   return config;
 }

@@ -2,12 +2,13 @@
  * Exporters and readers for the destinations that the environment names: the only place that
  * knows which package implements which protocol.
  */
-import { Metadata } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials, Metadata } from '@grpc/grpc-js';
 import type { MeterProvider } from '@opentelemetry/api';
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
+import { CompressionAlgorithm, OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import {
   convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,
@@ -23,7 +24,6 @@ import {
   TraceExporterMetricsHelper,
 } from '@opentelemetry/otlp-transformer';
 import {
-  AggregationTemporality,
   ConsoleMetricExporter,
   type IMetricReader,
   PeriodicExportingMetricReader,
@@ -36,7 +36,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
-import type { OtlpSignalConfig, TelemetryConfig } from './config.ts';
+import type { OtlpSignalConfig, TelemetryConfig, TemporalityPreference } from './config.ts';
 import type { Logger } from './logger.ts';
 import { RetryingSpanExporter } from './retry-exporter.ts';
 import { createSpanEncoder } from './span-encoder.ts';
@@ -47,16 +47,39 @@ function grpcMetadata(headers: Record<string, string>): Metadata {
   return metadata;
 }
 
-function otlpMetricExporter(otlp: OtlpSignalConfig): PushMetricExporter {
-  // Cumulative: Prometheus' model, and a lost export is made good by the next one.
-  const common = {
-    url: otlp.url,
-    timeoutMillis: otlp.timeoutMillis,
-    temporalityPreference: AggregationTemporality.CUMULATIVE,
+/**
+ * What both transports take from the signal's settings. Every field is given, so the SDK's
+ * converters never fall back to reading `process.env` themselves: the environment that
+ * initTelemetry() was handed is the only one that counts.
+ */
+function transportOptions(otlp: OtlpSignalConfig) {
+  const compression = otlp.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE;
+  const common = { url: otlp.url, timeoutMillis: otlp.timeoutMillis, compression };
+  return {
+    grpc: { ...common, metadata: grpcMetadata(otlp.headers), credentials: grpcCredentials(otlp) },
+    http: { ...common, headers: otlp.headers, httpAgentOptions: { keepAlive: true, ...otlp.tls } },
   };
+}
+
+/** TLS for an https:// endpoint (with the CA and client certificate the environment names), plaintext for http://. */
+function grpcCredentials(otlp: OtlpSignalConfig): ChannelCredentials {
+  if (otlp.url.startsWith('http://')) return credentials.createInsecure();
+  return credentials.createSsl(otlp.tls.ca ?? null, otlp.tls.key ?? null, otlp.tls.cert ?? null);
+}
+
+const temporalityPreference: Record<TemporalityPreference, AggregationTemporalityPreference> = {
+  cumulative: AggregationTemporalityPreference.CUMULATIVE,
+  delta: AggregationTemporalityPreference.DELTA,
+  lowmemory: AggregationTemporalityPreference.LOWMEMORY,
+};
+
+function otlpMetricExporter(otlp: OtlpSignalConfig, temporality: TemporalityPreference): PushMetricExporter {
+  // Cumulative by default: Prometheus' model, and a lost export is made good by the next one.
+  const options = transportOptions(otlp);
+  const preference = { temporalityPreference: temporalityPreference[temporality] };
   return otlp.protocol === 'grpc'
-    ? new OtlpGrpcMetricExporter({ ...common, metadata: grpcMetadata(otlp.headers) })
-    : new OtlpProtoMetricExporter({ ...common, headers: otlp.headers });
+    ? new OtlpGrpcMetricExporter({ ...options.grpc, ...preference })
+    : new OtlpProtoMetricExporter({ ...options.http, ...preference });
 }
 
 /**
@@ -70,14 +93,14 @@ function otlpSpanExporter(otlp: OtlpSignalConfig, selfObservability: MeterProvid
     serializeRequest: (spans) => encoder.encode(spans),
     deserializeResponse: (bytes) => ProtobufTraceSerializer.deserializeResponse(bytes),
   };
-  const common = { url: otlp.url, timeoutMillis: otlp.timeoutMillis };
+  const options = transportOptions(otlp);
   // The "legacy" converters are deprecated, yet they are what the SDK's own exporter classes call
   // in this (pinned) version, and the only exported way to fill in its defaults and TLS options.
   /* eslint-disable @typescript-eslint/no-deprecated */
   const delegate =
     otlp.protocol === 'grpc'
       ? createOtlpGrpcExportDelegate(
-          convertLegacyOtlpGrpcOptions({ ...common, metadata: grpcMetadata(otlp.headers) }, 'TRACES'),
+          convertLegacyOtlpGrpcOptions(options.grpc, 'TRACES'),
           serializer,
           'otlp_grpc_span_exporter',
           TraceExporterMetricsHelper,
@@ -86,7 +109,7 @@ function otlpSpanExporter(otlp: OtlpSignalConfig, selfObservability: MeterProvid
           '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
         )
       : createOtlpHttpExportDelegate(
-          convertLegacyHttpOptions({ ...common, headers: otlp.headers }, 'TRACES', 'v1/traces', {
+          convertLegacyHttpOptions(options.http, 'TRACES', 'v1/traces', {
             'Content-Type': 'application/x-protobuf',
           }),
           serializer,
@@ -108,7 +131,7 @@ export function metricReaders(config: TelemetryConfig, logger: Logger): IMetricR
   return config.metricsExporters.flatMap((name): IMetricReader[] => {
     switch (name) {
       case 'otlp':
-        return [periodic(otlpMetricExporter(config.otlpMetrics))];
+        return [periodic(otlpMetricExporter(config.otlpMetrics, config.metricsTemporality))];
       case 'console':
         return [periodic(new ConsoleMetricExporter())];
       case 'prometheus':
@@ -130,23 +153,29 @@ export interface SpanPipeline {
 }
 
 /**
- * Spans the retrying exporter dropped after a long outage, beside those the batch processor
- * drops with a full queue: the same metric and `error.type` convention, so that one alert
+ * Spans the retrying exporter dropped, beside those the batch processor drops with a full
+ * queue: the same metric and `error.type` convention, so that one alert
  * (TelemetrySpansDroppedInService) covers every place a span can be lost inside a service.
+ * `buffer_full` after a long outage (reported from start-up, at 0), or the error type of an
+ * answer that no retry can change (`400`, `INVALID_ARGUMENT`, `UNAUTHENTICATED`, …).
  */
 function observeDrops(exporter: RetryingSpanExporter, index: number, selfObservability: MeterProvider): void {
-  const attributes = {
+  const component = {
     'otel.component.type': 'retrying_span_exporter',
     'otel.component.name': `retrying_span_exporter/${index}`,
-    'error.type': 'buffer_full',
   };
   selfObservability
     .getMeter('@tradeobs/telemetry')
     .createObservableCounter('otel.sdk.processor.span.processed', {
       unit: '{span}',
-      description: 'Spans dropped by the retrying exporter when its buffer was full',
+      description: 'Spans dropped by the retrying exporter, by the reason',
     })
-    .addCallback((result) => result.observe(exporter.stats().droppedSpans, attributes));
+    .addCallback((result) => {
+      const dropped = exporter.stats().droppedByErrorType;
+      if (!dropped.has('buffer_full')) result.observe(0, { ...component, 'error.type': 'buffer_full' });
+      for (const [errorType, spans] of dropped)
+        result.observe(spans, { ...component, 'error.type': errorType });
+    });
 }
 
 /**

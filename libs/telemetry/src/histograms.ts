@@ -4,8 +4,10 @@
  * to find its series on every call (about 3 µs inside a served request); here the caller looks
  * its series up once, keeps it, and a record is a few additions. At each collection the series
  * are handed to every metric reader next to the SDK's own metrics, under the same
- * instrumentation scope, as the SDK would have reported them: cumulative explicit-bucket
- * histograms, min and max included, bounded by the readers' cardinality limit.
+ * instrumentation scope, as the SDK would have reported them: explicit-bucket histograms, min
+ * and max included, bounded by the readers' cardinality limit, cumulative or delta as each
+ * reader asks (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta and lowmemory both mean
+ * delta for synchronous histograms).
  *
  * The OpenTelemetry API has no instrument for pre-aggregated data, so the data reaches the
  * readers through their MetricProducer, the SDK's documented seam for "aggregated metric data
@@ -49,16 +51,86 @@ function attributesKey(attributes: Attributes): string {
   );
 }
 
+/**
+ * Bucket counts, count, sum, min and max of some measurements of one series, off the hot path:
+ * what the series settled at earlier delta collections, or what one delta reader has not yet
+ * collected.
+ */
+class Totals {
+  readonly counts: Float64Array;
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  constructor(buckets: number) {
+    this.counts = new Float64Array(buckets);
+  }
+
+  copy(): Totals {
+    const copy = new Totals(this.counts.length);
+    copy.add(this.counts, this.count, this.sum, this.min, this.max);
+    return copy;
+  }
+
+  add(counts: Float64Array, count: number, sum: number, min: number, max: number): void {
+    counts.forEach((n, bucket) => {
+      this.counts[bucket] = (this.counts[bucket] ?? 0) + n;
+    });
+    this.count += count;
+    this.sum += sum;
+    this.min = Math.min(this.min, min);
+    this.max = Math.max(this.max, max);
+  }
+
+  clear(): void {
+    this.counts.fill(0);
+    this.count = 0;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+  }
+}
+
+/** A reader that asked for delta temporality. */
+interface DeltaReader {
+  /** Its number among the delta readers, from 0. */
+  readonly reader: number;
+  /** When its previous collection ended; undefined before its first. */
+  previousEnd: HrTime | undefined;
+}
+
+/** One collection by a delta reader. */
+export interface DeltaCollection extends Readonly<DeltaReader> {
+  /** How many delta readers there are. */
+  readonly readers: number;
+}
+
+function later(a: HrTime, b: HrTime | undefined): HrTime {
+  return b === undefined || a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1]) ? a : b;
+}
+
 /** One attribute set of one histogram: the object a hot path keeps and records into. */
 export class HistogramSeries {
   readonly attributes: Attributes;
   readonly startTime: HrTime = millisToHrTime(Date.now());
   readonly #boundaries: readonly number[];
+  // The hot fields: what was recorded since the last collection by a delta reader, or since the
+  // start while there is none. Delta readers need min and max of their own interval, which a
+  // difference of running totals cannot give; so each delta collection moves these into
+  // #settled and into every delta reader's #pending, and they start again from zero. The
+  // record stays the same few additions, unchanged when no reader asks for delta, and a delta
+  // point's sum adds up the values of its interval as the SDK's does (bit for bit with one
+  // delta reader), rather than subtracting growing totals, which loses precision over time.
   readonly #counts: Float64Array;
   #count = 0;
   #sum = 0;
   #min = Infinity;
   #max = -Infinity;
+  /** What earlier delta collections took out of the hot fields; undefined until the first. */
+  #settled: Totals | undefined;
+  /** What each delta reader has not collected yet, by its number, up to the last settling. */
+  readonly #pending: Totals[] = [];
 
   constructor(attributes: Attributes, boundaries: readonly number[]) {
     this.attributes = attributes;
@@ -82,23 +154,76 @@ export class HistogramSeries {
     if (value > this.#max) this.#max = value;
   }
 
+  /** Measurements since the start. */
   get count(): number {
-    return this.#count;
+    return (this.#settled?.count ?? 0) + this.#count;
   }
 
-  /** The point as the SDK reports it: copies, so that later records do not change an export in flight. */
+  /** The cumulative point: copies, so that later records do not change an export in flight. */
   point(endTime: HrTime): DataPoint<Histogram> {
+    const settled = this.#settled;
+    return this.#toPoint(this.startTime, endTime, {
+      counts: settled
+        ? Array.from(this.#counts, (n, i) => n + (settled.counts[i] ?? 0))
+        : Array.from(this.#counts),
+      count: this.count,
+      sum: settled ? settled.sum + this.#sum : this.#sum,
+      min: settled ? Math.min(settled.min, this.#min) : this.#min,
+      max: settled ? Math.max(settled.max, this.#max) : this.#max,
+    });
+  }
+
+  /**
+   * The point of one delta reader's collection: what was recorded since its previous one, or
+   * undefined if nothing was, since the SDK then reports no point for the series either. It
+   * starts where the reader's previous collection ended, as the SDK's do for a series that it
+   * reported then, or where the series started if that is later. (For a series that had no
+   * point in the previous collection, the SDK starts at the series' first measurement since,
+   * which only the hot path could note, with a clock read; the start here is earlier, never
+   * overlapping the previous point.)
+   */
+  deltaPoint(collection: DeltaCollection, endTime: HrTime): DataPoint<Histogram> | undefined {
+    this.#settle(collection.readers);
+    const pending = this.#pending[collection.reader];
+    if (pending === undefined || pending.count === 0) return undefined;
+    const point = this.#toPoint(later(this.startTime, collection.previousEnd), endTime, {
+      counts: Array.from(pending.counts),
+      count: pending.count,
+      sum: pending.sum,
+      min: pending.min,
+      max: pending.max,
+    });
+    pending.clear();
+    return point;
+  }
+
+  /** Moves the hot fields into the settled totals and into what every delta reader has pending. */
+  #settle(readers: number): void {
+    const settled = (this.#settled ??= new Totals(this.#counts.length));
+    for (let reader = 0; reader < readers; reader += 1) {
+      // A reader that has not met this series yet (one attached late) has all of it to collect.
+      const pending = (this.#pending[reader] ??= settled.copy());
+      pending.add(this.#counts, this.#count, this.#sum, this.#min, this.#max);
+    }
+    settled.add(this.#counts, this.#count, this.#sum, this.#min, this.#max);
+    this.#counts.fill(0);
+    this.#count = 0;
+    this.#sum = 0;
+    this.#min = Infinity;
+    this.#max = -Infinity;
+  }
+
+  #toPoint(
+    startTime: HrTime,
+    endTime: HrTime,
+    value: { counts: number[]; count: number; sum: number; min: number; max: number },
+  ): DataPoint<Histogram> {
+    const { counts, count, sum, min, max } = value;
     return {
       attributes: this.attributes,
-      startTime: this.startTime,
+      startTime,
       endTime,
-      value: {
-        buckets: { boundaries: [...this.#boundaries], counts: Array.from(this.#counts) },
-        count: this.#count,
-        sum: this.#sum,
-        min: this.#min,
-        max: this.#max,
-      },
+      value: { buckets: { boundaries: [...this.#boundaries], counts }, count, sum, min, max },
     };
   }
 }
@@ -118,7 +243,9 @@ export class AggregatedHistogram {
   /**
    * The series of an attribute set, created on first use. Not for the hot path: keep what it
    * returns. Past the limit, new attribute sets share one `otel.metric.overflow` series, as
-   * in the SDK (the limit counts that series too).
+   * in the SDK (the limit counts that series too). The series an attribute set gets is for
+   * good, for delta readers too: the hot path holds it. (The SDK starts counting again after
+   * each delta collection, which the specification allows but does not require.)
    */
   series(attributes: Attributes): HistogramSeries {
     const key = attributesKey(attributes);
@@ -134,16 +261,24 @@ export class AggregatedHistogram {
     return series;
   }
 
-  /** Undefined while nothing was recorded: the SDK reports no metric for an instrument without data. */
-  metricData(endTime: HrTime): HistogramMetricData | undefined {
+  /**
+   * Cumulative, or for a delta reader's collection, delta. Undefined without data points: the
+   * SDK reports no metric for an instrument without data, nor, for delta, for one without
+   * measurements since the reader's previous collection.
+   */
+  metricData(endTime: HrTime, delta?: DeltaCollection): HistogramMetricData | undefined {
     const all = this.#overflow ? [...this.#series.values(), this.#overflow] : [...this.#series.values()];
-    // A series can exist without data, e.g. request body sizes of requests that had no body.
-    const dataPoints = all.filter((series) => series.count > 0).map((series) => series.point(endTime));
+    const dataPoints =
+      delta === undefined
+        ? // A series can exist without data, e.g. request body sizes of requests that had no body.
+          all.filter((series) => series.count > 0).map((series) => series.point(endTime))
+        : all.flatMap((series) => series.deltaPoint(delta, endTime) ?? []);
     if (dataPoints.length === 0) return undefined;
     const { name, unit, description } = this.#options;
     return {
       descriptor: { name, unit, description, valueType: ValueType.DOUBLE },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      aggregationTemporality:
+        delta === undefined ? AggregationTemporality.CUMULATIVE : AggregationTemporality.DELTA,
       dataPointType: DataPointType.HISTOGRAM,
       dataPoints,
     };
@@ -152,13 +287,15 @@ export class AggregatedHistogram {
 
 /**
  * The histograms of one instrumentation scope, created by initTelemetry and attached to each
- * of its metric readers. Cumulative only: a reader that asks for delta temporality or another
- * aggregation is refused at start-up rather than handed data it did not ask for.
+ * of its metric readers. Each reader gets the temporality it asks for; a reader that asks for
+ * another aggregation than explicit buckets is refused at start-up rather than handed data it
+ * did not ask for.
  */
 export class AggregatedHistograms {
   readonly #scope: InstrumentationScope;
   readonly #histograms = new Map<string, AggregatedHistogram>();
   #cardinalityLimit = defaultCardinalityLimit;
+  #deltaReaders = 0;
 
   constructor(scope: InstrumentationScope) {
     this.#scope = scope;
@@ -181,14 +318,20 @@ export class AggregatedHistograms {
    * reader's constructor cannot reach.
    */
   attach(reader: IMetricReader): IMetricReader {
-    const temporality = reader.selectAggregationTemporality(InstrumentType.HISTOGRAM);
     const aggregation = reader.selectAggregation(InstrumentType.HISTOGRAM).type;
-    if (temporality !== AggregationTemporality.CUMULATIVE || aggregation !== AggregationType.DEFAULT) {
+    if (aggregation !== AggregationType.DEFAULT) {
       throw new Error(
-        `${reader.constructor.name} asks for another temporality or aggregation than the cumulative, ` +
-          'explicit-bucket histograms that @tradeobs/telemetry aggregates itself (the HTTP metrics)',
+        `${reader.constructor.name} asks for the ${AggregationType[aggregation]} aggregation of histograms, ` +
+          'but the histograms that @tradeobs/telemetry aggregates itself (the HTTP metrics) are only ' +
+          'available as the default aggregation: explicit buckets with their own boundaries, ' +
+          'cumulative or delta',
       );
     }
+    // Asked once, as the SDK does: it keeps a reader's first answer for the reader's lifetime.
+    const delta: DeltaReader | undefined =
+      reader.selectAggregationTemporality(InstrumentType.HISTOGRAM) === AggregationTemporality.DELTA
+        ? { reader: this.#deltaReaders++, previousEnd: undefined }
+        : undefined;
     // One aggregation serves every reader, so the strictest reader's limit applies to all.
     this.#cardinalityLimit = Math.min(
       this.#cardinalityLimit,
@@ -196,7 +339,7 @@ export class AggregatedHistograms {
     );
     return {
       setMetricProducer: (sdk) => {
-        reader.setMetricProducer({ collect: (options) => this.#collectWith(sdk, options) });
+        reader.setMetricProducer({ collect: (options) => this.#collectWith(sdk, options, delta) });
       },
       selectAggregation: (type) => reader.selectAggregation(type),
       selectAggregationTemporality: (type) => reader.selectAggregationTemporality(type),
@@ -207,10 +350,19 @@ export class AggregatedHistograms {
     };
   }
 
-  async #collectWith(sdk: MetricProducer, options?: MetricCollectOptions): Promise<CollectionResult> {
+  async #collectWith(
+    sdk: MetricProducer,
+    options: MetricCollectOptions | undefined,
+    delta: DeltaReader | undefined,
+  ): Promise<CollectionResult> {
     const result = await sdk.collect(options);
+    // From here on synchronous: no record, and no other reader's collection, falls in between.
     const endTime = millisToHrTime(Date.now());
-    const ours = [...this.#histograms.values()].flatMap((histogram) => histogram.metricData(endTime) ?? []);
+    const collection = delta && { ...delta, readers: this.#deltaReaders };
+    const ours = [...this.#histograms.values()].flatMap(
+      (histogram) => histogram.metricData(endTime, collection) ?? [],
+    );
+    if (delta) delta.previousEnd = endTime;
     if (ours.length === 0) return result;
     const { resource, scopeMetrics } = result.resourceMetrics;
     // Into the SDK's entry for the same scope if it has one: to an exporter, one scope, as before.

@@ -2,7 +2,9 @@
  * HTTP server instrumentation for Hono: the stable HTTP semantic-convention metrics and one
  * SERVER span per request, named after the matched route template, never the raw path.
  *
- *   app.use(httpInstrumentation(telemetry))
+ *   app.use(httpInstrumentation(telemetry))        // this library's providers and fast histograms
+ *   app.use(httpInstrumentation())                  // the OpenTelemetry API's global providers
+ *   app.use(httpInstrumentation({ tracerProvider, meterProvider, propagator }))  // given ones
  */
 import {
   context,
@@ -13,11 +15,12 @@ import {
   type TextMapGetter,
   trace,
 } from '@opentelemetry/api';
+import type { Meter } from '@opentelemetry/api';
 import type { Context, MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { buckets } from './catalog/define.ts';
-import type { HistogramSeries } from './histograms.ts';
-import type { Telemetry } from './telemetry.ts';
+import type { AggregatedHistograms, HistogramOptions } from './histograms.ts';
+import { type InstrumentationProviders, resolveProviders } from './providers.ts';
 
 const knownMethods = new Set([
   'GET',
@@ -78,7 +81,39 @@ function contentLength(headers: Headers | IncomingHeaders): number | undefined {
   return Number.isFinite(length) ? length : undefined;
 }
 
-export type HttpTelemetry = Pick<Telemetry, 'meter' | 'histograms' | 'tracer' | 'propagator' | 'tracing'>;
+/**
+ * The providers to report through, defaulting to the API's globals. `initTelemetry()`'s result
+ * is one: it adds the histograms that the library aggregates itself, and whether tracing is on.
+ */
+export interface HttpProviders extends InstrumentationProviders {
+  /** Histograms aggregated by this library; without them the SDK's histograms of `meterProvider` are used. */
+  histograms?: AggregatedHistograms | undefined;
+  /** False when spans cannot be recorded anyway: then none is started. Default true. */
+  tracing?: boolean | undefined;
+}
+
+/** What a request's measurement is recorded into, whoever aggregates it. */
+interface Recorder {
+  record(value: number): void;
+}
+
+interface HistogramSource {
+  histogram(options: HistogramOptions): { series(attributes: MetricAttributes): Recorder };
+}
+
+/** The SDK's own histograms, for providers that are not this library's. */
+function sdkHistograms(meter: Meter): HistogramSource {
+  return {
+    histogram: ({ name, unit, description, boundaries }) => {
+      const histogram = meter.createHistogram(name, {
+        unit,
+        description,
+        advice: { explicitBucketBoundaries: [...boundaries] },
+      });
+      return { series: (attributes) => ({ record: (value) => histogram.record(value, attributes) }) };
+    },
+  };
+}
 
 export interface HttpInstrumentationOptions {
   /**
@@ -97,9 +132,9 @@ interface Outcome {
   readonly attributes: MetricAttributes;
   readonly spanName: string;
   readonly failed: boolean;
-  readonly duration: HistogramSeries;
-  readonly requestBodySize: HistogramSeries;
-  readonly responseBodySize: HistogramSeries | undefined;
+  readonly duration: Recorder;
+  readonly requestBodySize: Recorder;
+  readonly responseBodySize: Recorder | undefined;
 }
 
 /** Requests of one method and scheme: their count in flight, and their outcomes. */
@@ -143,11 +178,13 @@ function errorTypeOf(failure: unknown, status: number): string | undefined {
 }
 
 export function httpInstrumentation(
-  telemetry: HttpTelemetry,
+  providers: HttpProviders = {},
   options: HttpInstrumentationOptions = {},
 ): MiddlewareHandler {
-  const { meter, histograms, tracer, propagator, tracing } = telemetry;
-  // Aggregated by the library, not the SDK: a record is then a few additions (see histograms.ts).
+  const { meter, tracer, propagator } = resolveProviders(providers);
+  const tracing = providers.tracing ?? true;
+  // Aggregated by the library where it can, not the SDK: a record is then a few additions (see histograms.ts).
+  const histograms: HistogramSource = providers.histograms ?? sdkHistograms(meter);
   const duration = histograms.histogram({
     name: 'http.server.request.duration',
     unit: 's',

@@ -1,13 +1,13 @@
+export { type TelemetryConfig, TelemetryConfigError } from './config.ts';
+export { type Logger, type LogFields } from './logger.ts';
+export { type InstrumentationProviders, instrumentationScope } from './providers.ts';
+export { type Catalog, initTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.ts';
 export {
-  readTelemetryConfig,
-  type TelemetryConfig,
-  TelemetryConfigError,
-  metricsExporters,
-  tracesExporters,
-  otlpProtocols,
-  samplers,
-} from './config.ts';
-export { createLogger, type Logger, type LogFields } from './logger.ts';
-export { initTelemetry, instrumentationScope, type Telemetry, type TelemetryOptions } from './telemetry.ts';
-export { timed, trackDuration, withSpan, type TimedOptions } from './timing.ts';
-export { catalog, buckets, type Catalog, primeCounter } from './catalog/index.ts';
+  type CountRecorder,
+  type DurationRecorder,
+  type ErrorClassifier,
+  type ExpectedAnswer,
+  Operation,
+  type OperationInstruments,
+  type OperationOptions,
+} from './operation.ts';

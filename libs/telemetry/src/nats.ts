@@ -8,17 +8,18 @@
  *   const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['signals.*.*'] });
  *   await messaging.jetstreamPublish(js, 'signals.buy.BTCUSD', payload);
  *   for await (const m of await consumer.consume()) await messaging.process(m, handle);
+ *
+ * Its first argument is any set of providers (`initTelemetry()`'s result is one), so that it
+ * composes with an SDK set up elsewhere; without them it reports through the API's globals.
  */
 import {
   type Context,
-  type Counter,
   context,
-  type Histogram,
   type Link,
   type Span,
   SpanKind,
-  SpanStatusCode,
   type TextMapGetter,
+  type TextMapPropagator,
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
@@ -35,7 +36,8 @@ import {
   type SubscriptionOptions,
 } from '@nats-io/transport-node';
 import { buckets } from './catalog/define.ts';
-import type { Telemetry } from './telemetry.ts';
+import { Operation } from './operation.ts';
+import { type InstrumentationProviders, resolveProviders } from './providers.ts';
 
 const headerSetter: TextMapSetter<MsgHdrs> = { set: (carrier, key, value) => carrier.set(key, value) };
 const headerGetter: TextMapGetter<MsgHdrs | undefined> = {
@@ -72,70 +74,41 @@ export interface ReceivedMessage {
   data: Uint8Array;
 }
 
-type MessagingTelemetry = Pick<Telemetry, 'meter' | 'tracer' | 'propagator'>;
-
-function errorType(error: unknown): string {
-  return error instanceof Error ? error.name : 'Error';
-}
-
-/**
- * Runs `work` with `span` active; on failure records the exception and `error.type`; then ends
- * the span and counts and times the operation. The error is rethrown for the caller to handle.
- */
-async function observe<R>(
-  span: Span,
-  parent: Context,
-  attributes: Record<string, string>,
-  counter: Counter,
-  duration: Histogram,
-  work: () => R | Promise<R>,
-): Promise<R> {
-  const startedAt = performance.now();
-  try {
-    return await context.with(trace.setSpan(parent, span), work);
-  } catch (error) {
-    attributes['error.type'] = errorType(error);
-    if (error instanceof Error) span.recordException(error);
-    span.setStatus({ code: SpanStatusCode.ERROR });
-    throw error;
-  } finally {
-    span.end();
-    counter.add(1, attributes);
-    duration.record((performance.now() - startedAt) / 1000, attributes);
-  }
-}
-
 export class NatsInstrumentation {
-  readonly #telemetry: MessagingTelemetry;
+  readonly #propagator: TextMapPropagator;
   readonly #templates: readonly string[];
   readonly #consumerContext: 'parent' | 'link';
-  readonly #sent;
-  readonly #consumed;
-  readonly #operationDuration;
-  readonly #processDuration;
+  readonly #sends: Operation;
+  readonly #processing: Operation;
 
-  constructor(telemetry: MessagingTelemetry, options: NatsInstrumentationOptions = {}) {
-    this.#telemetry = telemetry;
+  constructor(providers: InstrumentationProviders = {}, options: NatsInstrumentationOptions = {}) {
+    const { tracer, meter, propagator } = resolveProviders(providers);
+    this.#propagator = propagator;
     this.#templates = options.subjectTemplates ?? [];
     this.#consumerContext = options.consumerContext ?? 'parent';
-    const { meter } = telemetry;
-    this.#sent = meter.createCounter('messaging.client.sent.messages', {
-      unit: '{message}',
-      description: 'Messages sent, by destination and outcome',
+    this.#sends = new Operation({
+      tracer,
+      count: meter.createCounter('messaging.client.sent.messages', {
+        unit: '{message}',
+        description: 'Messages sent, by destination and outcome',
+      }),
+      duration: meter.createHistogram('messaging.client.operation.duration', {
+        unit: 's',
+        description: 'Time to publish (and be acknowledged) or to get a reply',
+        advice: { explicitBucketBoundaries: [...buckets.fast] },
+      }),
     });
-    this.#consumed = meter.createCounter('messaging.client.consumed.messages', {
-      unit: '{message}',
-      description: 'Messages handled, by destination and outcome',
-    });
-    this.#operationDuration = meter.createHistogram('messaging.client.operation.duration', {
-      unit: 's',
-      description: 'Time to publish (and be acknowledged) or to get a reply',
-      advice: { explicitBucketBoundaries: [...buckets.fast] },
-    });
-    this.#processDuration = meter.createHistogram('messaging.process.duration', {
-      unit: 's',
-      description: 'Time to handle a received message',
-      advice: { explicitBucketBoundaries: [...buckets.fast] },
+    this.#processing = new Operation({
+      tracer,
+      count: meter.createCounter('messaging.client.consumed.messages', {
+        unit: '{message}',
+        description: 'Messages handled, by destination and outcome',
+      }),
+      duration: meter.createHistogram('messaging.process.duration', {
+        unit: 's',
+        description: 'Time to handle a received message',
+        advice: { explicitBucketBoundaries: [...buckets.fast] },
+      }),
     });
   }
 
@@ -153,27 +126,31 @@ export class NatsInstrumentation {
     send: (headers: MsgHdrs) => R | Promise<R>,
   ): Promise<R> {
     const destination = this.destination(subject);
-    const span = this.#telemetry.tracer.startSpan(`send ${destination}`, {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'nats',
-        'messaging.operation.name': operation,
-        'messaging.operation.type': 'send',
-        'messaging.destination.name': destination,
-        'messaging.nats.subject': subject,
-        'messaging.message.body.size':
-          typeof payload === 'string' ? Buffer.byteLength(payload) : (payload?.length ?? 0),
-      },
-    });
     const headers = given ?? createHeaders();
-    this.#telemetry.propagator.inject(trace.setSpan(context.active(), span), headers, headerSetter);
-    const attributes: Record<string, string> = {
-      'messaging.system': 'nats',
-      'messaging.operation.name': operation,
-      'messaging.destination.name': destination,
-    };
-    return observe(span, context.active(), attributes, this.#sent, this.#operationDuration, () =>
-      send(headers),
+    return this.#sends.run(
+      `send ${destination}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.name': operation,
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': destination,
+          'messaging.nats.subject': subject,
+          'messaging.message.body.size':
+            typeof payload === 'string' ? Buffer.byteLength(payload) : (payload?.length ?? 0),
+        },
+        metricAttributes: {
+          'messaging.system': 'nats',
+          'messaging.operation.name': operation,
+          'messaging.destination.name': destination,
+        },
+      },
+      () => {
+        // The active context is the send span's: the consumer continues from it.
+        this.#propagator.inject(context.active(), headers, headerSetter);
+        return send(headers);
+      },
     );
   }
 
@@ -217,7 +194,7 @@ export class NatsInstrumentation {
   #consumerStart(message: ReceivedMessage): { parent: Context; links: Link[] } {
     let producer: Context;
     try {
-      producer = this.#telemetry.propagator.extract(context.active(), message.headers, headerGetter);
+      producer = this.#propagator.extract(context.active(), message.headers, headerGetter);
     } catch {
       // A broken traceparent must not cost a message: it starts a new trace instead.
       producer = context.active();
@@ -240,11 +217,12 @@ export class NatsInstrumentation {
     destination = this.destination(message.subject),
   ): Promise<R> {
     const { parent, links } = this.#consumerStart(message);
-    const span = this.#telemetry.tracer.startSpan(
+    return this.#processing.run(
       `process ${destination}`,
       {
         kind: SpanKind.CONSUMER,
         links,
+        parent,
         attributes: {
           'messaging.system': 'nats',
           'messaging.operation.name': 'process',
@@ -253,15 +231,12 @@ export class NatsInstrumentation {
           'messaging.nats.subject': message.subject,
           'messaging.message.body.size': message.data.length,
         },
+        metricAttributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': destination,
+        },
       },
-      parent,
-    );
-    const attributes: Record<string, string> = {
-      'messaging.system': 'nats',
-      'messaging.destination.name': destination,
-    };
-    return observe(span, parent, attributes, this.#consumed, this.#processDuration, () =>
-      handler(message, span),
+      (span) => handler(message, span),
     );
   }
 

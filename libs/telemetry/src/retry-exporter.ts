@@ -1,31 +1,139 @@
 /**
  * Takes every batch the BatchSpanProcessor hands over at once, and delivers it in the
- * background, again and again if need be, so that neither a collector restart nor a slow
- * export loses spans. The processor alone drops a batch whose export failed, and drops new
- * spans while one slow export holds it up and its queue fills (2,048 spans are a tenth of a
- * second of a busy service). Memory stays bounded: past `maxBufferedSpans` the oldest batches
- * are dropped and counted. Requests never wait for any of this.
+ * background, again if need be, so that neither a collector restart nor a slow export loses
+ * spans. The processor alone drops a batch whose export failed, and drops new spans while one
+ * slow export holds it up and its queue fills (2,048 spans are a tenth of a second of a busy
+ * service). Memory stays bounded: past `maxBufferedSpans` the oldest batches are dropped and
+ * counted. Requests never wait for any of this.
+ *
+ * Only failures that can succeed later are retried (`classifyExportFailure`): an endpoint that
+ * is away or overloaded. A batch the endpoint rejected (bad request, bad credentials, too large)
+ * would be rejected again, so it is dropped at once and counted under its `error.type`.
  */
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
 export interface RetryingSpanExporterOptions {
   maxBufferedSpans: number;
   /** Batches sent at once while the endpoint answers; one at a time while it fails. */
   maxConcurrentExports?: number;
+  /**
+   * The first retry waits between half this and this; each further failure doubles the range,
+   * up to `maxBackoffMillis`, and a delivery resets it.
+   */
   initialBackoffMillis?: number;
   maxBackoffMillis?: number;
-  /** Called at most once per `warnIntervalMillis` while exports fail. */
+  /** Called at most once per `warnIntervalMillis`, for a failed export kept or a batch dropped. */
   warn: (message: string, fields: Record<string, unknown>) => void;
+  /** One minute by default: an outage or a misconfiguration is one warning a minute, not one per batch. */
   warnIntervalMillis?: number;
 }
 
+/** The totals, which add up across exporters. */
 export interface RetryStats {
   /** Spans taken but not delivered yet: waiting, being sent, or kept after a failure. */
   bufferedSpans: number;
+  /** Spans never delivered, whatever the reason: the sum of `droppedByErrorType`. */
   droppedSpans: number;
   /** Spans delivered after a failed export held them back. */
   retriedSpans: number;
+}
+
+export interface RetryingSpanExporterStats extends RetryStats {
+  /**
+   * Dropped spans by `error.type`: `buffer_full` for the oldest dropped to bound memory, else
+   * the `errorType` of `classifyExportFailure` for a batch the endpoint rejected. Only the types
+   * that dropped a span are present.
+   */
+  droppedByErrorType: ReadonlyMap<string, number>;
+}
+
+export interface ExportFailure {
+  /** Whether the same batch may be delivered if sent again later. */
+  retryable: boolean;
+  /** A low-cardinality value for the `error.type` attribute. */
+  errorType: string;
+}
+
+/** The `error.type` of spans dropped because the buffer was full. */
+const BUFFER_FULL = 'buffer_full';
+
+/**
+ * What the OTLP specification calls retryable over HTTP, and what the SDK's HTTP transport
+ * retries itself (`isExportHTTPErrorRetryable`, otlp-exporter-base is-export-retryable).
+ */
+const RETRYABLE_HTTP_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/** An endpoint away, slow or overloaded (the collector's memory limiter refuses with these). */
+const RETRYABLE_GRPC_STATUSES: ReadonlySet<number> = new Set([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+]);
+
+/**
+ * Socket errors where no answer came: what a collector outage looks like over HTTP. The set the
+ * SDK's HTTP transport retries itself (`isHttpTransportNetworkErrorRetryable`); ENOTFOUND is in
+ * it because a stopped container's name stops resolving.
+ */
+const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+]);
+
+// Errors the SDK builds without a code, known by their message only (otlp-exporter-base 0.301).
+/** otlp-export-delegate: the HTTP transport retried a 429/502/503/504 until its deadline; the status is not kept. */
+const HTTP_RETRIES_EXHAUSTED = 'Export failed with retryable status';
+/** http-transport-utils: `req.setTimeout` fired. */
+const HTTP_TIMED_OUT = 'Request timed out';
+/** otlp-export-delegate: its concurrency limit was reached, and nothing was sent. */
+const CONCURRENCY_LIMIT = 'Concurrent export limit reached';
+
+/**
+ * Whether a failed export of the OTLP exporters (otlp-exporter-base and otlp-grpc-exporter-base
+ * 0.301) may succeed later, and its `error.type`. The shapes, as those packages make them:
+ * - HTTP answered with a status the SDK does not retry: `OTLPExporterError` with `.code` the
+ *   HTTP status (400, 401, 413…) → not retryable, `errorType` the status, e.g. `'400'`.
+ * - HTTP answered 429/502/503/504 until the SDK's own retries ran out: `OTLPExporterError`
+ *   without a code → retryable, `retryable_status`. With a code (other transports), the status.
+ * - gRPC: grpc-js's `ServiceError`, an `Error` with `.code` the gRPC status number, for every
+ *   failure, a refused connection included (UNAVAILABLE); the SDK retries none of them →
+ *   retryable for UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED; `errorType` the status name.
+ * - HTTP without an answer: Node's socket error with `.code` `'ECONNREFUSED'` and the like →
+ *   retryable, `connection` (`ETIMEDOUT`: `timeout`); other codes (TLS…) are not retryable,
+ *   `errorType` the code. `Error('Request timed out')` → retryable, `timeout`.
+ * - The delegate's concurrency limit → retryable, `concurrency_limit`: nothing was sent.
+ * - Anything else is not retryable, `errorType` the error's name (`export_failed` if none).
+ */
+export function classifyExportFailure(error: unknown): ExportFailure {
+  if (!(error instanceof Error)) return { retryable: false, errorType: 'export_failed' };
+  const code: unknown = 'code' in error ? error.code : undefined;
+  // By name too: a second copy of the package (CommonJS beside ESM) has its own class.
+  if (error instanceof OTLPExporterError || error.name === 'OTLPExporterError') {
+    if (typeof code === 'number') {
+      return { retryable: RETRYABLE_HTTP_STATUSES.has(code), errorType: String(code) };
+    }
+    if (error.message === HTTP_RETRIES_EXHAUSTED) return { retryable: true, errorType: 'retryable_status' };
+    return { retryable: false, errorType: error.name };
+  }
+  if (typeof code === 'number') {
+    return { retryable: RETRYABLE_GRPC_STATUSES.has(code), errorType: GrpcStatus[code] ?? String(code) };
+  }
+  if (typeof code === 'string') {
+    if (code === 'ETIMEDOUT') return { retryable: true, errorType: 'timeout' };
+    if (CONNECTION_ERROR_CODES.has(code)) return { retryable: true, errorType: 'connection' };
+    return { retryable: false, errorType: code };
+  }
+  if (error.message === HTTP_TIMED_OUT) return { retryable: true, errorType: 'timeout' };
+  if (error.message === CONCURRENCY_LIMIT) return { retryable: true, errorType: 'concurrency_limit' };
+  return { retryable: false, errorType: error.name };
 }
 
 interface Batch {
@@ -42,12 +150,14 @@ export class RetryingSpanExporter implements SpanExporter {
   readonly #waiting: Batch[] = [];
   /** Batches being sent, each with the promise that settles when its send has an answer. */
   readonly #sending = new Map<Batch, Promise<void>>();
+  readonly #dropped = new Map<string, number>();
   #droppedSpans = 0;
   #retriedSpans = 0;
   #failing = false;
-  #backoff: number;
+  /** The longest the next retry may wait, the shortest being half of it; reset by a delivery. */
+  #backoffCeiling: number;
   #timer: NodeJS.Timeout | undefined;
-  #lastWarning = 0;
+  #lastWarning = Number.NEGATIVE_INFINITY;
 
   constructor(inner: SpanExporter, options: RetryingSpanExporterOptions) {
     this.#inner = inner;
@@ -55,16 +165,17 @@ export class RetryingSpanExporter implements SpanExporter {
       maxConcurrentExports: 2,
       initialBackoffMillis: 1_000,
       maxBackoffMillis: 30_000,
-      warnIntervalMillis: 30_000,
+      warnIntervalMillis: 60_000,
       ...options,
     };
-    this.#backoff = this.#options.initialBackoffMillis;
+    this.#backoffCeiling = this.#options.initialBackoffMillis;
   }
 
-  stats(): RetryStats {
+  stats(): RetryingSpanExporterStats {
     return {
       bufferedSpans: this.#heldSpans(),
       droppedSpans: this.#droppedSpans,
+      droppedByErrorType: new Map(this.#dropped),
       retriedSpans: this.#retriedSpans,
     };
   }
@@ -84,13 +195,18 @@ export class RetryingSpanExporter implements SpanExporter {
     return spans;
   }
 
+  #drop(batch: Batch, errorType: string): void {
+    this.#droppedSpans += batch.spans.length;
+    this.#dropped.set(errorType, (this.#dropped.get(errorType) ?? 0) + batch.spans.length);
+  }
+
   /** Drops the oldest waiting batches while more than the limit are held. */
   #bound(): void {
     let held = this.#heldSpans();
     while (held > this.#options.maxBufferedSpans && this.#waiting.length > 0) {
       const oldest = this.#waiting.shift() as Batch;
       held -= oldest.spans.length;
-      this.#droppedSpans += oldest.spans.length;
+      this.#drop(oldest, BUFFER_FULL);
     }
   }
 
@@ -106,7 +222,7 @@ export class RetryingSpanExporter implements SpanExporter {
     }
   }
 
-  /** Sends one batch; resolves once it was delivered, or put back to wait after a failure. */
+  /** Sends one batch; resolves once it was delivered, dropped, or put back to wait after a failure. */
   #send(batch: Batch): Promise<void> {
     // In the map before the export starts: an exporter may answer synchronously.
     const { promise, resolve } = Promise.withResolvers<undefined>();
@@ -116,13 +232,22 @@ export class RetryingSpanExporter implements SpanExporter {
       if (result.code === ExportResultCode.SUCCESS) {
         if (batch.failedAttempts > 0 || batch.heldBack) this.#retriedSpans += batch.spans.length;
         this.#failing = false;
-        this.#backoff = this.#options.initialBackoffMillis;
+        this.#backoffCeiling = this.#options.initialBackoffMillis;
       } else {
-        batch.failedAttempts += 1;
-        // Back to the front: the oldest spans go first, and are the first dropped if need be.
-        this.#waiting.unshift(batch);
-        this.#bound();
-        this.#failed(result.error);
+        const failure = classifyExportFailure(result.error);
+        if (failure.retryable) {
+          batch.failedAttempts += 1;
+          // Back to the front: the oldest spans go first, and are the first dropped if need be.
+          this.#waiting.unshift(batch);
+          this.#bound();
+          this.#retryLater(result.error, failure.errorType);
+        } else {
+          // Leaves the backoff alone: one rejected batch says nothing of whether the endpoint is up.
+          this.#drop(batch, failure.errorType);
+          this.#warn('span export rejected; dropping the batch', result.error, failure.errorType, {
+            spans: batch.spans.length,
+          });
+        }
       }
       resolve(undefined);
       this.#pump();
@@ -130,20 +255,14 @@ export class RetryingSpanExporter implements SpanExporter {
     return promise;
   }
 
-  #failed(error: Error | undefined): void {
-    const now = Date.now();
-    if (now - this.#lastWarning >= this.#options.warnIntervalMillis) {
-      this.#lastWarning = now;
-      this.#options.warn('span export failed; keeping spans to retry', {
-        error: error?.message ?? 'unknown',
-        buffered_spans: this.#heldSpans(),
-        dropped_spans: this.#droppedSpans,
-      });
-    }
-    const delay = this.#failing ? Math.min(this.#backoff * 2, this.#options.maxBackoffMillis) : this.#backoff;
+  #retryLater(error: Error | undefined, errorType: string): void {
     this.#failing = true;
-    this.#backoff = delay;
+    // One retry is scheduled at a time; failures of the sends already under way change nothing.
     if (this.#timer !== undefined) return;
+    const delay = this.#nextBackoff();
+    this.#warn('span export failed; keeping spans to retry', error, errorType, {
+      retry_in_millis: Math.round(delay),
+    });
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#pump();
@@ -153,9 +272,37 @@ export class RetryingSpanExporter implements SpanExporter {
   }
 
   /**
+   * Exponential with "equal jitter": between half the ceiling and the ceiling, the ceiling
+   * doubling with each failure. The jitter spreads the retries of many services, which all saw
+   * the same collector go away, over time instead of having them all come back at once; the
+   * half kept (where "full jitter" may draw 0) ensures that an endpoint that is down is not
+   * sent to again right away, each send of ours already being up to the SDK's own retries long.
+   */
+  #nextBackoff(): number {
+    const ceiling = this.#backoffCeiling;
+    this.#backoffCeiling = Math.min(ceiling * 2, this.#options.maxBackoffMillis);
+    return ceiling / 2 + (Math.random() * ceiling) / 2;
+  }
+
+  #warn(message: string, error: Error | undefined, errorType: string, fields: Record<string, unknown>): void {
+    const now = performance.now();
+    if (now - this.#lastWarning < this.#options.warnIntervalMillis) return;
+    this.#lastWarning = now;
+    this.#options.warn(message, {
+      error: error?.message ?? 'unknown',
+      error_type: errorType,
+      ...fields,
+      buffered_spans: this.#heldSpans(),
+      dropped_spans: this.#droppedSpans,
+      // Everything dropped so far, warned of or not: the warnings in between were throttled.
+      dropped_by_error_type: Object.fromEntries(this.#dropped),
+    });
+  }
+
+  /**
    * One attempt to deliver everything held, without waiting for a backoff: every waiting batch
-   * is sent now, and the flush resolves when each has been delivered or has failed once more.
-   * Then the inner exporter's flush.
+   * is sent now, and the flush resolves when each has been delivered, dropped, or has failed
+   * once more. Then the inner exporter's flush.
    */
   async forceFlush(): Promise<void> {
     clearTimeout(this.#timer);

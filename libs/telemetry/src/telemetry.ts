@@ -1,21 +1,27 @@
 /**
  * initTelemetry(): the one call a service makes. It reads the environment contract, builds
  * the meter and tracer providers with the exporters it names, starts runtime metrics, creates
- * the catalog's instruments and returns everything a service needs, explicitly: the
- * middleware and wrappers of this library take the returned object, not a hidden global.
- * The API's globals are registered too (unless told not to), so that other OpenTelemetry
- * instrumentation in the process reports through the same pipeline.
+ * the instruments of the service's catalog and returns everything a service needs, explicitly.
+ * The middleware and wrappers of this library take the returned object (or any other providers),
+ * not a hidden global. Global state is touched only when asked: `registerGlobal` registers the
+ * providers, propagator, context manager, diagnostic logger and error handler with the
+ * OpenTelemetry API, so that other instrumentation in the process reports through the same
+ * pipeline; `handleSignals` flushes on SIGTERM and SIGINT.
  */
 import { randomUUID } from 'node:crypto';
 import {
   context,
+  createNoopMeter,
   diag,
   DiagLogLevel,
   metrics,
   propagation,
   type Meter,
+  type MeterProvider as ApiMeterProvider,
+  ProxyTracerProvider,
   type TextMapPropagator,
   type Tracer,
+  type TracerProvider as ApiTracerProvider,
   trace,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -25,6 +31,7 @@ import {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { type IMetricReader, MeterProvider } from '@opentelemetry/sdk-metrics';
 import {
@@ -36,30 +43,52 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { type Catalog, catalog } from './catalog/metrics.ts';
+import type { MetricDefinition } from './catalog/define.ts';
 import { catalogViews, createInstruments, type Instruments } from './catalog/instruments.ts';
 import { BlockRandomIdGenerator } from './ids.ts';
-import { readTelemetryConfig, type SamplerName, type TelemetryConfig } from './config.ts';
+import {
+  type DiagLogLevelName,
+  type PropagatorName,
+  readTelemetryConfig,
+  type SamplerName,
+  type TelemetryConfig,
+} from './config.ts';
 import { metricReaders, spanProcessors } from './exporters.ts';
 import { AggregatedHistograms } from './histograms.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { instrumentationScope } from './providers.ts';
 import type { RetryStats } from './retry-exporter.ts';
 import { startRuntimeMetrics } from './runtime.ts';
 
-export const instrumentationScope = { name: '@tradeobs/telemetry', version: '0.1.0' } as const;
+/** A service's own metrics, declared once each (see ./catalog). */
+export type Catalog = Readonly<Record<string, MetricDefinition>>;
+/** The catalog of a service that declares no metrics of its own: no instruments. */
+// eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- an empty catalog is meant
+export type NoCatalog = Record<never, MetricDefinition>;
 
-export interface TelemetryOptions {
+export interface TelemetryOptions<C extends Catalog = NoCatalog> {
   serviceName: string;
   serviceVersion: string;
+  /** The service's metrics; `metrics` holds their typed instruments. */
+  catalog?: C;
   /** Where the environment contract is read from; `process.env` by default. */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Stop with a TelemetryConfigError when a variable has a value that is not understood, rather
+   * than warn and use the default. Also TELEMETRY_CONFIG_STRICT=true. Default false.
+   */
+  strict?: boolean;
   /** Readers added to those the environment names (tests use in-memory ones). */
   metricReaders?: IMetricReader[];
   /** Span processors added to those the environment names. */
   spanProcessors?: SpanProcessor[];
-  /** Register the providers, propagator and context manager with the OpenTelemetry API. Default true. */
+  /**
+   * Register the providers, the propagator, an AsyncLocalStorage context manager, the diagnostic
+   * logger (at OTEL_LOG_LEVEL) and the error handler with the OpenTelemetry API. Default true;
+   * false leaves every global alone, for a process that already runs an SDK of its own.
+   */
   registerGlobal?: boolean;
-  /** Flush on SIGTERM and SIGINT (and exit, if nothing else handles the signal). Default true. */
+  /** Flush on SIGTERM and SIGINT (and exit, if nothing else handles the signal). Default false. */
   handleSignals?: boolean;
   /** Upper bound of shutdown(), whatever the exporters do. Default 5 s. */
   shutdownTimeoutMillis?: number;
@@ -67,20 +96,23 @@ export interface TelemetryOptions {
   logWrite?: (line: string) => void;
 }
 
-export interface Telemetry {
+export interface Telemetry<C extends Catalog = NoCatalog> {
   readonly config: TelemetryConfig;
+  readonly tracerProvider: ApiTracerProvider;
+  readonly meterProvider: ApiMeterProvider;
+  /** The propagators of OTEL_PROPAGATORS (W3C trace context and baggage by default). */
+  readonly propagator: TextMapPropagator;
+  /** This library's meter and tracer (its instrumentation scope). */
   readonly meter: Meter;
   readonly tracer: Tracer;
   readonly logger: Logger;
-  /** The catalog's instruments, one per business metric of the seeds. */
-  readonly metrics: Instruments<Catalog>;
+  /** The catalog's instruments, one per metric it declares. */
+  readonly metrics: Instruments<C>;
   /**
    * Histograms aggregated by this library rather than the SDK, reported by every metric reader
    * under the same scope as `meter`: for the per-request hot path of the HTTP instrumentation.
    */
   readonly histograms: AggregatedHistograms;
-  /** W3C trace context and baggage. */
-  readonly propagator: TextMapPropagator;
   /** Whether spans can be recorded at all (false with nowhere to send them, or when disabled). */
   readonly tracing: boolean;
   /** Spans waiting for a retry after failed exports, and spans given up on. */
@@ -106,6 +138,26 @@ function sampler(name: SamplerName, ratio: number): Sampler {
       return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
   }
 }
+
+function propagatorOf(names: readonly Exclude<PropagatorName, 'none'>[]): TextMapPropagator {
+  const byName = {
+    tracecontext: () => new W3CTraceContextPropagator(),
+    baggage: () => new W3CBaggagePropagator(),
+    b3: () => new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }),
+    b3multi: () => new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
+  };
+  return new CompositePropagator({ propagators: names.map((name) => byName[name]()) });
+}
+
+const diagLevels: Record<DiagLogLevelName, DiagLogLevel> = {
+  none: DiagLogLevel.NONE,
+  error: DiagLogLevel.ERROR,
+  warn: DiagLogLevel.WARN,
+  info: DiagLogLevel.INFO,
+  debug: DiagLogLevel.DEBUG,
+  verbose: DiagLogLevel.VERBOSE,
+  all: DiagLogLevel.ALL,
+};
 
 let contextManagerInstalled = false;
 
@@ -134,31 +186,71 @@ function throttledWarn(logger: Logger): (message: string, fields?: Record<string
   };
 }
 
-export function initTelemetry(options: TelemetryOptions): Telemetry {
-  const config = readTelemetryConfig(options, options.env);
+/**
+ * The SDK's diagnostics into the service's log, warnings and errors throttled. OTEL_LOG_LEVEL
+ * alone decides which reach it (diag filters them), whatever LOG_LEVEL says of the service's own.
+ */
+function registerDiagnostics(logger: Logger, level: DiagLogLevelName): void {
+  const warn = throttledWarn(logger);
+  diag.setLogger(
+    {
+      error: (message) => warn(message),
+      warn: (message) => warn(message),
+      info: (message) => logger.info(message),
+      debug: (message) => logger.debug(message),
+      verbose: (message) => logger.debug(message),
+    },
+    { logLevel: diagLevels[level], suppressOverrideMessage: true },
+  );
+  // Export failures surface here; they are warnings about telemetry, never errors of the service.
+  setGlobalErrorHandler((error) => {
+    warn('telemetry export failed', {
+      error: error instanceof Error ? error.message : JSON.stringify(error),
+    });
+  });
+}
+
+const noopMeterProvider: ApiMeterProvider = { getMeter: () => createNoopMeter() };
+
+export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryOptions<C>): Telemetry<C> {
+  const config = readTelemetryConfig(options, options.env, { strict: options.strict });
   const logger = createLogger({
     service: config.serviceName,
     level: config.logLevel,
     ...(options.logWrite ? { write: options.logWrite } : {}),
   });
-  const propagator = new CompositePropagator({
-    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-  });
+  for (const warning of config.warnings) logger.warn(`telemetry configuration: ${warning}`);
+  const diagnostics = createLogger({
+    service: config.serviceName,
+    level: 'debug',
+    ...(options.logWrite ? { write: options.logWrite } : {}),
+  }).child({ 'log.logger': 'opentelemetry' });
+  const catalog = (options.catalog ?? {}) as C;
+  const propagator = propagatorOf(config.propagators);
   const registerGlobal = options.registerGlobal ?? true;
-  installContextManager();
+  if (registerGlobal) {
+    installContextManager();
+    propagation.setGlobalPropagator(propagator);
+    registerDiagnostics(diagnostics, config.diagLogLevel);
+  }
 
   if (config.disabled) {
-    // No providers: the API hands out no-op meters and tracers, so instrumentation costs ~nothing.
-    const meter = metrics.getMeterProvider().getMeter(instrumentationScope.name);
+    // No providers: no-op meters and tracers, so instrumentation costs ~nothing.
+    // Without a delegate it hands out the API's no-op tracer, which the API exports no other way.
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- still in @opentelemetry/api 1.x, our peer range
+    const tracerProvider = new ProxyTracerProvider();
+    const meter = createNoopMeter();
     return {
       config,
+      tracerProvider,
+      meterProvider: noopMeterProvider,
+      propagator,
       meter,
-      tracer: trace.getTracerProvider().getTracer(instrumentationScope.name),
+      tracer: tracerProvider.getTracer(instrumentationScope.name),
       logger,
       metrics: createInstruments(meter, catalog),
       // Attached to no reader: what is recorded goes nowhere, at the cost of a few additions.
       histograms: new AggregatedHistograms(instrumentationScope),
-      propagator,
       tracing: false,
       spanExportStats: () => ({ bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 }),
       forceFlush: () => Promise.resolve(),
@@ -181,7 +273,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
   const histograms = new AggregatedHistograms(instrumentationScope);
   const meterProvider = new MeterProvider({
     resource,
-    views: catalogViews(catalog),
+    views: catalogViews(catalog, instrumentationScope.name),
     readers: [...metricReaders(config, logger), ...(options.metricReaders ?? [])].map((reader) =>
       histograms.attach(reader),
     ),
@@ -193,31 +285,14 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     // With nowhere to send spans (OTEL_TRACES_EXPORTER=none), recording them is pure cost.
     sampler:
       allSpanProcessors.length === 0 ? new AlwaysOffSampler() : sampler(config.sampler, config.samplerRatio),
+    spanLimits: config.spanLimits,
     spanProcessors: allSpanProcessors,
     idGenerator: new BlockRandomIdGenerator(),
   });
 
-  const warn = throttledWarn(logger);
   if (registerGlobal) {
     metrics.setGlobalMeterProvider(meterProvider);
     trace.setGlobalTracerProvider(tracerProvider);
-    propagation.setGlobalPropagator(propagator);
-    // Export failures surface here; they are warnings about telemetry, never errors of the service.
-    setGlobalErrorHandler((error) => {
-      warn('telemetry export failed', {
-        error: error instanceof Error ? error.message : JSON.stringify(error),
-      });
-    });
-    diag.setLogger(
-      {
-        error: (message) => warn(message),
-        warn: (message) => warn(message),
-        info: () => undefined,
-        debug: () => undefined,
-        verbose: () => undefined,
-      },
-      DiagLogLevel.WARN,
-    );
   }
 
   const meter = meterProvider.getMeter(instrumentationScope.name, instrumentationScope.version);
@@ -236,7 +311,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
     return shuttingDown;
   };
 
-  if (options.handleSignals ?? true) {
+  if (options.handleSignals ?? false) {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info('flushing telemetry before exit', { signal });
       void shutdown().then(() => {
@@ -251,12 +326,14 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
 
   return {
     config,
+    tracerProvider,
+    meterProvider,
+    propagator,
     meter,
     tracer: tracerProvider.getTracer(instrumentationScope.name, instrumentationScope.version),
     logger,
     metrics: createInstruments(meter, catalog),
     histograms,
-    propagator,
     tracing: allSpanProcessors.length > 0,
     spanExportStats: () =>
       spans.retrying.reduce<RetryStats>(

@@ -2,7 +2,8 @@
  * In-memory telemetry for tests: the library wired to exporters that a test can read. Services
  * use it to assert the spans, metrics and log lines their code produces.
  */
-import type { Attributes } from '@opentelemetry/api';
+import { type Attributes, context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AggregationTemporality,
   type DataPoint,
@@ -10,10 +11,10 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { initTelemetry, type Telemetry } from './telemetry.ts';
+import { type Catalog, initTelemetry, type NoCatalog, type Telemetry } from './telemetry.ts';
 
-export interface TestTelemetry {
-  telemetry: Telemetry;
+export interface TestTelemetry<C extends Catalog = NoCatalog> {
+  telemetry: Telemetry<C>;
   spans: InMemorySpanExporter;
   logs: Record<string, unknown>[];
   /** Data points of one metric, collected now, from every scope that records it. */
@@ -21,22 +22,36 @@ export interface TestTelemetry {
   metricNames: () => Promise<string[]>;
 }
 
-/** The library with in-memory exporters only: what a unit test inspects. */
-export function testTelemetry(env: Record<string, string> = {}): TestTelemetry {
+let contextManager: AsyncLocalStorageContextManager | undefined;
+
+/**
+ * The library with in-memory exporters only: what a unit test inspects. Nothing global is
+ * registered but an AsyncLocalStorage context manager (once per process), without which no span
+ * would be active inside another; settings are read strictly, so a typo in a test fails it.
+ */
+export function testTelemetry<C extends Catalog = NoCatalog>(
+  env: Record<string, string> = {},
+  catalog?: C,
+): TestTelemetry<C> {
+  if (contextManager === undefined) {
+    contextManager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(contextManager);
+  }
   const spans = new InMemorySpanExporter();
   const reader = new PeriodicExportingMetricReader({
     exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
     exportIntervalMillis: 3_600_000,
   });
   const logs: Record<string, unknown>[] = [];
-  const telemetry = initTelemetry({
+  const telemetry = initTelemetry<C>({
     serviceName: 'unit-test',
+    ...(catalog ? { catalog } : {}),
+    strict: true,
     serviceVersion: '0.0.1',
     env: { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...env },
     metricReaders: [reader],
     spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
     registerGlobal: false,
-    handleSignals: false,
     logWrite: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });
   const collectAll = async () => {

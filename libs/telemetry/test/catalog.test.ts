@@ -1,100 +1,88 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { catalog } from '../src/catalog/metrics.ts';
-import { buckets } from '../src/catalog/define.ts';
-import { primeCounter } from '../src/catalog/instruments.ts';
+import { counter, gauge, histogram, primeCounter } from '../src/catalog/index.ts';
 import { testTelemetry } from '../src/testing.ts';
 
+/** A catalog as a user of the library writes one: a job queue's metrics. */
+const jobCatalog = {
+  jobsProcessed: counter({
+    name: 'jobs.processed',
+    unit: '{job}',
+    description: 'Jobs processed by queue and outcome',
+    attributes: ['queue', 'outcome'],
+    cardinalityLimit: 20,
+  }),
+  jobDuration: histogram(
+    { name: 'job.duration', unit: 's', description: 'Time to process a job', attributes: ['queue'] },
+    [0.1, 1, 10],
+  ),
+  queueDepth: gauge({
+    name: 'queue.depth',
+    unit: '{job}',
+    description: 'Jobs waiting',
+    attributes: ['queue'],
+  }),
+};
+
+const boundaries = (point: { value: unknown } | undefined) =>
+  (point?.value as { buckets: { boundaries: number[] } }).buckets.boundaries;
+
 describe('metric catalog', () => {
-  it('declares each metric once, with a unique name, a description and a bounded series count', () => {
-    const names = Object.values(catalog).map((d) => d.name);
-    assert.equal(new Set(names).size, names.length);
-    for (const definition of Object.values(catalog)) {
-      assert.ok(definition.description.length > 10, definition.name);
-      assert.ok(definition.cardinalityLimit > 0 && definition.cardinalityLimit <= 2000, definition.name);
-      assert.equal(definition.kind === 'histogram', definition.buckets !== undefined, definition.name);
-    }
-  });
-
-  it("has the seeds' bucket sets: HTTP 5 ms-10 s, database 1 ms-10 s, collection 100 ms-60 s, ML 10 ms-5 s and 10 s-30 min", () => {
-    assert.deepEqual([buckets.http.length, buckets.http[0], buckets.http.at(-1)], [14, 0.005, 10]);
-    assert.deepEqual(
-      [buckets.database.length, buckets.database[0], buckets.database.at(-1)],
-      [11, 0.001, 10],
-    );
-    assert.deepEqual(
-      [buckets.dataCollection.length, buckets.dataCollection[0], buckets.dataCollection.at(-1)],
-      [7, 0.1, 60],
-    );
-    assert.deepEqual(
-      [buckets.mlPrediction.length, buckets.mlPrediction[0], buckets.mlPrediction.at(-1)],
-      [7, 0.01, 5],
-    );
-    assert.deepEqual(
-      [buckets.mlTraining.length, buckets.mlTraining[0], buckets.mlTraining.at(-1)],
-      [7, 10, 1800],
-    );
-  });
-
-  it('creates every instrument at start-up and records with the catalog buckets', async () => {
-    const { telemetry, points, metricNames } = testTelemetry();
-    telemetry.metrics.pipelineExecutionDuration.record(0.3, { status: 'success', pipeline_id: 'p-1' });
-    telemetry.metrics.mlTrainingDuration.record(700, { model_name: 'drift-detector' });
-    const [execution] = await points('pipeline.execution.duration');
-    assert.deepEqual(
-      (execution?.value as { buckets: { boundaries: number[] } }).buckets.boundaries,
-      buckets.http,
-    );
-    const [training] = await points('ml.training.duration');
-    assert.deepEqual(
-      (training?.value as { buckets: { boundaries: number[] } }).buckets.boundaries,
-      buckets.mlTraining,
-    );
-    assert.ok((await metricNames()).includes('pipeline.execution.duration'));
+  it("creates the user's instruments at start-up, typed, with the catalog's buckets", async () => {
+    const { telemetry, points, metricNames } = testTelemetry({}, jobCatalog);
+    telemetry.metrics.jobDuration.record(0.3, { queue: 'emails' });
+    telemetry.metrics.queueDepth.record(4, { queue: 'emails' });
+    assert.deepEqual(boundaries((await points('job.duration'))[0]), [0.1, 1, 10]);
+    assert.ok((await metricNames()).includes('queue.depth'));
   });
 
   it('drops attributes outside the allow-list at run time', async () => {
-    const { telemetry, points } = testTelemetry();
+    const { telemetry, points } = testTelemetry({}, jobCatalog);
     // A variable, not a literal: the compiler cannot see the extra key, the view removes it.
-    const fromUserInput: Record<string, string> = { signal_type: 'buy', source: 'sma', user_id: 'u-123' };
-    telemetry.metrics.signalsGenerated.add(1, fromUserInput);
-    const [point] = await points('signals.generated');
-    assert.deepEqual(point?.attributes, { signal_type: 'buy', source: 'sma' });
+    const fromUserInput: Record<string, string> = { queue: 'emails', outcome: 'ok', user_id: 'u-123' };
+    telemetry.metrics.jobsProcessed.add(1, fromUserInput);
+    const [point] = await points('jobs.processed');
+    assert.deepEqual(point?.attributes, { queue: 'emails', outcome: 'ok' });
   });
 
   it('rejects attributes outside the allow-list at compile time', () => {
-    const { telemetry } = testTelemetry();
-    // @ts-expect-error user_id is not an attribute of signals.generated
-    telemetry.metrics.signalsGenerated.add(1, { signal_type: 'buy', user_id: 'u-1' });
+    const { telemetry } = testTelemetry({}, jobCatalog);
+    // @ts-expect-error user_id is not an attribute of jobs.processed
+    telemetry.metrics.jobsProcessed.add(1, { queue: 'emails', user_id: 'u-1' });
+  });
+
+  it('leaves alone an instrument of the same name from another meter', async () => {
+    const { telemetry, points } = testTelemetry({}, jobCatalog);
+    const foreign = telemetry.meterProvider.getMeter('some-other-library');
+    foreign.createCounter('jobs.processed').add(1, { queue: 'emails', worker: 'w-7' });
+    foreign
+      .createHistogram('job.duration', { advice: { explicitBucketBoundaries: [5, 50] } })
+      .record(7, { queue: 'emails', worker: 'w-7' });
+    const [counted] = await points('jobs.processed');
+    assert.deepEqual(counted?.attributes, { queue: 'emails', worker: 'w-7' }, 'no allow-list applied');
+    assert.deepEqual(boundaries((await points('job.duration'))[0]), [5, 50], 'its own buckets');
   });
 
   it('folds series beyond the cardinality limit into one overflow series', async () => {
-    const { telemetry, points } = testTelemetry();
-    const limit = catalog.pipelineExecutions.cardinalityLimit;
-    for (let i = 0; i < limit + 50; i += 1) {
-      telemetry.metrics.pipelineExecutions.add(1, {
-        status: 'success',
-        pipeline_id: `p-${i}`,
-        trigger_mode: 'manual',
-      });
-    }
-    const series = await points('pipeline.executions');
-    assert.equal(series.length, limit);
+    const { telemetry, points } = testTelemetry({}, jobCatalog);
+    for (let i = 0; i < 70; i += 1)
+      telemetry.metrics.jobsProcessed.add(1, { queue: `q-${i}`, outcome: 'ok' });
+    const series = await points('jobs.processed');
+    assert.equal(series.length, 20);
     const overflow = series.find((p) => p.attributes['otel.metric.overflow'] === true);
     assert.equal(overflow?.value, 51);
   });
 
   it('primeCounter creates a zero series for every combination, so counters exist before their first event', async () => {
-    const { telemetry, points } = testTelemetry();
-    primeCounter(telemetry.metrics.ordersFilled, { symbol: ['BTCUSD', 'ETHUSD'], side: ['buy', 'sell'] });
-    telemetry.metrics.ordersFilled.add(1, { symbol: 'BTCUSD', side: 'buy' });
-    const filled = await points('orders.filled');
-    assert.equal(filled.length, 4);
-    assert.deepEqual(filled.map((p) => [p.attributes.symbol, p.attributes.side, p.value]).sort(), [
-      ['BTCUSD', 'buy', 1],
-      ['BTCUSD', 'sell', 0],
-      ['ETHUSD', 'buy', 0],
-      ['ETHUSD', 'sell', 0],
+    const { telemetry, points } = testTelemetry({}, jobCatalog);
+    primeCounter(telemetry.metrics.jobsProcessed, { queue: ['a', 'b'], outcome: ['ok', 'failed'] });
+    telemetry.metrics.jobsProcessed.add(1, { queue: 'a', outcome: 'ok' });
+    const processed = await points('jobs.processed');
+    assert.deepEqual(processed.map((p) => [p.attributes.queue, p.attributes.outcome, p.value]).sort(), [
+      ['a', 'failed', 0],
+      ['a', 'ok', 1],
+      ['b', 'failed', 0],
+      ['b', 'ok', 0],
     ]);
   });
 });

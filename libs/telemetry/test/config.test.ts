@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readTelemetryConfig, TelemetryConfigError } from '../src/config.ts';
 
 const identity = { serviceName: 'api', serviceVersion: '1.2.3' };
 const read = (env: Record<string, string>) => readTelemetryConfig(identity, env);
+const strict = (env: Record<string, string>) => readTelemetryConfig(identity, env, { strict: true });
 
 function problems(env: Record<string, string>): string {
   try {
-    read(env);
+    strict(env);
   } catch (error) {
     assert.ok(error instanceof TelemetryConfigError);
     return error.message;
@@ -93,38 +97,68 @@ describe('environment contract', () => {
     assert.equal(config.disabled, true);
   });
 
-  it('names the variable and the allowed values of every wrong setting, all at once', () => {
-    const message = problems({
+  it('warns about every value it does not understand, naming variable, value, allowed values and default, and starts with the defaults', () => {
+    const config = read({
       OTEL_METRICS_EXPORTER: 'statsd',
       OTEL_TRACES_EXPORTER: 'none,otlp',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_TRACES_SAMPLER: 'sometimes',
       OTEL_SDK_DISABLED: 'yes',
     });
-    assert.match(
-      message,
-      /OTEL_METRICS_EXPORTER="statsd": allowed values are otlp, prometheus, console, none/,
+    assert.deepEqual(
+      [
+        config.metricsExporters,
+        config.tracesExporters,
+        config.otlpTraces.protocol,
+        config.sampler,
+        config.disabled,
+      ],
+      [['otlp'], ['otlp'], 'grpc', 'parentbased_always_on', false],
     );
-    assert.match(message, /OTEL_TRACES_EXPORTER="none,otlp": "none" cannot be combined/);
+    const warnings = config.warnings.join('\n');
     assert.match(
-      message,
-      /OTEL_EXPORTER_OTLP_PROTOCOL="http\/json": allowed values are grpc, http\/protobuf/,
+      warnings,
+      /OTEL_METRICS_EXPORTER="statsd": statsd not known \(allowed values are otlp, prometheus, console, none, comma-separated\); using "otlp"/,
+    );
+    assert.match(warnings, /OTEL_TRACES_EXPORTER="none,otlp": "none" cannot be combined/);
+    assert.match(
+      warnings,
+      /OTEL_EXPORTER_OTLP_PROTOCOL="http\/json": allowed values are grpc, http\/protobuf; using "grpc"/,
     );
     assert.match(
-      message,
-      /OTEL_TRACES_SAMPLER="sometimes": allowed values are always_on, always_off, traceidratio/,
+      warnings,
+      /OTEL_TRACES_SAMPLER="sometimes": allowed values are always_on, always_off, traceidratio.*; using "parentbased_always_on"/,
     );
-    assert.match(message, /OTEL_SDK_DISABLED="yes": allowed values are true, false/);
+    assert.match(warnings, /OTEL_SDK_DISABLED="yes": allowed values are true, false; using false/);
+    assert.equal(config.warnings.length, 5, 'one warning each');
+  });
+
+  it('in strict mode (the option or TELEMETRY_CONFIG_STRICT=true) stops with every problem at once', () => {
+    const env = { OTEL_METRICS_EXPORTER: 'statsd', OTEL_TRACES_SAMPLER: 'sometimes' };
+    assert.match(problems(env), /OTEL_METRICS_EXPORTER="statsd"/);
+    assert.match(problems(env), /OTEL_TRACES_SAMPLER="sometimes"/);
+    assert.throws(
+      () => readTelemetryConfig(identity, { ...env, TELEMETRY_CONFIG_STRICT: 'true' }),
+      TelemetryConfigError,
+    );
+    assert.equal(readTelemetryConfig(identity, env).warnings.length, 2, 'lenient by default');
+  });
+
+  it('keeps the known items of a list with an unknown one, as the specification asks', () => {
+    const config = read({ OTEL_PROPAGATORS: 'tracecontext,xray,b3', OTEL_METRICS_EXPORTER: 'otlp,statsd' });
+    assert.deepEqual(config.propagators, ['tracecontext', 'b3']);
+    assert.deepEqual(config.metricsExporters, ['otlp']);
+    assert.match(config.warnings.join('\n'), /OTEL_PROPAGATORS="tracecontext,xray,b3": xray not known/);
   });
 
   it('rejects bad numbers, ratios, URLs and key-value lists', () => {
     assert.match(
       problems({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '1.5' }),
-      /OTEL_TRACES_SAMPLER_ARG="1.5": expected a number from 0 to 1/,
+      /OTEL_TRACES_SAMPLER_ARG="1.5": expected a number from 0 to 1; using 1/,
     );
     assert.match(
       problems({ OTEL_METRIC_EXPORT_INTERVAL: 'soon' }),
-      /OTEL_METRIC_EXPORT_INTERVAL="soon": expected an integer/,
+      /OTEL_METRIC_EXPORT_INTERVAL="soon": expected an integer.*; using 60000/,
     );
     assert.match(
       problems({ OTEL_EXPORTER_PROMETHEUS_PORT: '70000' }),
@@ -135,12 +169,145 @@ describe('environment contract', () => {
       /OTEL_BSP_MAX_EXPORT_BATCH_SIZE="200": expected an integer from 1 to 100/,
     );
     assert.match(
-      problems({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }),
-      /OTEL_EXPORTER_OTLP_ENDPOINT="collector:4317": expected an http/,
+      problems({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+      }),
+      /OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": expected an http:\/\/ or https:\/\/ URL/,
     );
     assert.match(
       problems({ OTEL_RESOURCE_ATTRIBUTES: 'team' }),
-      /OTEL_RESOURCE_ATTRIBUTES: "team" is not of the form key=value/,
+      /OTEL_RESOURCE_ATTRIBUTES="team": expected key=value/,
     );
+  });
+
+  it('takes gRPC endpoints without a scheme: TLS unless OTEL_EXPORTER_OTLP_INSECURE=true', () => {
+    assert.equal(
+      read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }).otlpTraces.url,
+      'https://collector:4317',
+    );
+    const insecure = read({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317',
+      OTEL_EXPORTER_OTLP_INSECURE: 'true',
+    });
+    assert.equal(insecure.otlpTraces.url, 'http://collector:4317');
+    const perSignal = read({
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'metrics:4317',
+      OTEL_EXPORTER_OTLP_METRICS_INSECURE: 'true',
+    });
+    assert.equal(perSignal.otlpMetrics.url, 'http://metrics:4317');
+    assert.equal(perSignal.otlpTraces.url, 'http://127.0.0.1:4317');
+    assert.equal(
+      read({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4317' }).otlpTraces.url,
+      'https://collector:4317',
+    );
+  });
+
+  it('reads propagators, diagnostics level and temporality, with their defaults', () => {
+    const defaults = read({});
+    assert.deepEqual(
+      [defaults.propagators, defaults.diagLogLevel, defaults.metricsTemporality],
+      [['tracecontext', 'baggage'], 'info', 'cumulative'],
+    );
+    const config = read({
+      OTEL_PROPAGATORS: 'b3multi',
+      OTEL_LOG_LEVEL: 'DEBUG',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'LowMemory',
+    });
+    assert.deepEqual(
+      [config.propagators, config.diagLogLevel, config.metricsTemporality],
+      [['b3multi'], 'debug', 'lowmemory'],
+    );
+    assert.deepEqual(read({ OTEL_PROPAGATORS: 'none' }).propagators, []);
+    const wrong = read({
+      OTEL_LOG_LEVEL: 'loud',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes',
+    });
+    assert.deepEqual([wrong.diagLogLevel, wrong.metricsTemporality], ['info', 'cumulative']);
+    assert.match(
+      wrong.warnings.join('\n'),
+      /OTEL_LOG_LEVEL="loud": allowed values are none, error, warn, info/,
+    );
+    assert.match(
+      wrong.warnings.join('\n'),
+      /OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE="sometimes": allowed values are cumulative, delta, lowmemory/,
+    );
+  });
+
+  it('limits attributes: a safe default length, general limits refined per span', () => {
+    assert.deepEqual(read({}).spanLimits, {
+      attributeCountLimit: 128,
+      attributeValueLengthLimit: 4096,
+      eventCountLimit: 128,
+      linkCountLimit: 128,
+      attributePerEventCountLimit: 128,
+      attributePerLinkCountLimit: 128,
+    });
+    const general = read({
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '10',
+    }).spanLimits;
+    assert.deepEqual([general.attributeValueLengthLimit, general.attributeCountLimit], [100, 10]);
+    const specific = read({
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100',
+      OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '50',
+      OTEL_SPAN_EVENT_COUNT_LIMIT: '5',
+      OTEL_SPAN_LINK_COUNT_LIMIT: '6',
+      OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '7',
+      OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '8',
+    }).spanLimits;
+    assert.deepEqual(
+      [
+        specific.attributeValueLengthLimit,
+        specific.eventCountLimit,
+        specific.linkCountLimit,
+        specific.attributePerEventCountLimit,
+        specific.attributePerLinkCountLimit,
+      ],
+      [50, 5, 6, 7, 8],
+    );
+    assert.match(
+      problems({ OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '-1' }),
+      /OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT="-1".*using 128/,
+    );
+  });
+
+  it('reads compression per signal, the general one as fallback', () => {
+    const config = read({
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none',
+    });
+    assert.deepEqual([config.otlpTraces.compression, config.otlpMetrics.compression], ['gzip', 'none']);
+    assert.equal(read({}).otlpTraces.compression, 'none');
+    assert.match(
+      problems({ OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }),
+      /OTEL_EXPORTER_OTLP_COMPRESSION="zstd": allowed values are gzip, none/,
+    );
+  });
+
+  it('reads the TLS files the variables name; an unreadable one or a certificate without its key is a warning', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tls-'));
+    await writeFile(join(dir, 'ca.pem'), 'CA');
+    await writeFile(join(dir, 'client.pem'), 'CERT');
+    await writeFile(join(dir, 'client-key.pem'), 'KEY');
+    const config = read({
+      OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'ca.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: join(dir, 'client.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: join(dir, 'client-key.pem'),
+      OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: join(dir, 'client.pem'),
+    });
+    const text = (b: Buffer | undefined) => b?.toString();
+    assert.deepEqual(
+      [text(config.otlpTraces.tls.ca), text(config.otlpTraces.tls.cert), text(config.otlpTraces.tls.key)],
+      ['CA', 'CERT', 'KEY'],
+    );
+    assert.equal(text(config.otlpMetrics.tls.ca), 'CERT', 'the per-signal file wins');
+    assert.match(
+      problems({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') }),
+      /OTEL_EXPORTER_OTLP_CERTIFICATE=".*missing.pem": expected a readable file \(ENOENT\); using "none"/,
+    );
+    const halfPair = read({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: join(dir, 'client.pem') });
+    assert.equal(halfPair.otlpTraces.tls.cert, undefined);
+    assert.match(halfPair.warnings.join('\n'), /needs its key/);
   });
 });

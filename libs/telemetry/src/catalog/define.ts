@@ -1,30 +1,18 @@
 /**
  * How a catalog metric is declared: once, with its name, kind, unit, description, the only
- * attributes it may carry, its bucket set and its cardinality limit.
+ * attributes it may carry, its bucket set and its cardinality limit. A catalog is a plain object
+ * of such definitions that a service hands to initTelemetry(); its instruments come back typed.
  */
 
-/** Histogram bucket sets by kind of operation, in seconds unless named otherwise (seed 003). */
+/**
+ * Bucket sets that this library's own instrumentation uses, in seconds: a catalog names its own
+ * for everything else.
+ */
 export const buckets = {
-  /** 5 ms to 10 s: the HTTP semantic conventions' boundaries. */
+  /** 5 ms to 10 s: the boundaries the HTTP and messaging semantic conventions advise. */
   http: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
-  /** 1 ms to 10 s. */
-  database: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10],
-  /** 100 ms to 60 s. */
-  dataCollection: [0.1, 0.5, 1, 5, 10, 30, 60],
-  /** 10 ms to 5 s. */
-  mlPrediction: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 5],
-  /** 10 s to 30 min. */
-  mlTraining: [10, 30, 60, 300, 600, 1200, 1800],
-  /** 1 ms to 10 s, finer at the fast end: in-process work such as signal generation. */
+  /** 0.5 ms to 10 s, finer at the fast end: in-process work such as handling a message. */
   fast: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  /** Market data lag: 10 ms to 60 s. */
-  lag: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
-  /** Counts of items per batch. */
-  batchSize: [1, 2, 5, 10, 20, 50, 100, 200, 500],
-  /** Fractions from 0 to 1 (confidence, ratios). */
-  fraction: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
-  /** Slippage in basis points. */
-  basisPoints: [0.5, 1, 2, 5, 10, 20, 50, 100, 200],
 } as const;
 
 export type MetricKind = 'counter' | 'upDownCounter' | 'histogram' | 'gauge';

@@ -69,10 +69,15 @@ export function createInstruments<C extends Record<string, MetricDefinition>>(
   return instruments as Instruments<C>;
 }
 
-/** Views that drop attributes outside each metric's allow-list and bound its series count. */
-export function catalogViews(catalog: Record<string, MetricDefinition>): ViewOptions[] {
+/**
+ * Views that drop attributes outside each metric's allow-list and bound its series count. They
+ * select by meter as well as by name: another library's instrument that happens to share a
+ * name (`errors`, `batch.size`) keeps its own attributes and buckets.
+ */
+export function catalogViews(catalog: Record<string, MetricDefinition>, meterName: string): ViewOptions[] {
   return Object.values(catalog).map((definition) => ({
     instrumentName: definition.name,
+    meterName,
     attributesProcessors: [createAllowListAttributesProcessor([...definition.attributes])],
     aggregationCardinalityLimit: definition.cardinalityLimit,
     ...(definition.buckets
@@ -89,7 +94,7 @@ export function catalogViews(catalog: Record<string, MetricDefinition>): ViewOpt
 /**
  * Records 0 for every combination of the given attribute values, so that a counter's series
  * exist from start-up rather than from its first event: `rate()` and alerts see a real 0, and
- * dashboards show "0", not "No data" (seed 000's known limitation).
+ * dashboards show "0", not "No data".
  */
 export function primeCounter<D>(
   counter: CounterRecorder<D>,

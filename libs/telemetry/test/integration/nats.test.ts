@@ -6,9 +6,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import {
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { LOOPBACK, ports } from '../../../../infra/runner/ports.ts';
 import { startStack, stopStack } from '../../../../infra/runner/stack.ts';
 import { useTemporaryStackState } from '../../../../tests/support/stack.ts';
@@ -137,11 +149,50 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
       assert.equal(process.parentSpanContext?.spanId, sends[i]?.spanContext().spanId);
     }
     assert.equal(processes[1]?.status.code, SpanStatusCode.ERROR);
+    assert.equal(processes[1]?.attributes['error.type'], 'SyntaxError');
+    assert.equal(processes[1]?.events[0]?.attributes?.['exception.type'], 'SyntaxError');
     const consumed = (await points('messaging.client.consumed.messages')).map(
       (p) => p.attributes['error.type'],
     );
     assert.deepEqual(consumed, [undefined, 'SyntaxError']);
     await jsm.streams.delete('ORDERS_TEST');
+  });
+
+  it('reports through the providers it is given, without a Telemetry', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const messaging = new NatsInstrumentation({
+      tracerProvider,
+      meterProvider,
+      propagator: new W3CTraceContextPropagator(),
+    });
+    const done = Promise.withResolvers<undefined>();
+    const subscription = messaging.subscribe(nc, 'own.providers', () => done.resolve(undefined), {
+      onError: done.reject,
+    });
+    await nc.flush();
+    await messaging.publish(nc, 'own.providers', 'x');
+    await done.promise;
+    await eventually(
+      'the consumer span',
+      () => Promise.resolve(exporter.getFinishedSpans().length === 2 ? true : undefined),
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
+    subscription.unsubscribe();
+    const producer = spanNamed(exporter.getFinishedSpans(), 'send own.providers');
+    const consumer = spanNamed(exporter.getFinishedSpans(), 'process own.providers');
+    assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
+    const { resourceMetrics } = await reader.collect();
+    const names = resourceMetrics.scopeMetrics.flatMap((scope) =>
+      scope.metrics.map((m) => m.descriptor.name),
+    );
+    assert.ok(names.includes('messaging.client.sent.messages'), names.join(', '));
+    await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
   });
 
   it('links instead of parenting when asked', async () => {

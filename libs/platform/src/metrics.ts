@@ -1,14 +1,43 @@
 /**
- * Every business metric that the seed documents name, declared once. The Prometheus name
- * each one gets is in the comment before it; Kafka, RabbitMQ and Redis metrics of the seeds
- * are their NATS equivalents. HTTP, messaging and runtime metrics follow the OpenTelemetry
- * semantic conventions instead (see ../hono.ts, ../nats.ts and ../runtime.ts).
+ * The platform's metric catalog: every business metric of the trading platform, declared once
+ * with the library's catalog helpers. The Prometheus name each one gets is in the comment before
+ * it; apps/README.md says where each is recorded. HTTP, messaging and runtime metrics follow the
+ * OpenTelemetry semantic conventions instead and are recorded by @tradeobs/telemetry itself.
  *
  * Attributes are chosen for bounded cardinality: symbols, strategies, statuses and reasons,
  * pipeline and bot ids (a few hundred at most, and limited per metric), never user, order or
  * trade ids (seed 001's "avoid" list). Seed 003's goal metrics therefore drop `user_id`.
  */
-import { buckets, counter, gauge, histogram, upDownCounter } from './define.ts';
+import {
+  buckets as libraryBuckets,
+  counter,
+  gauge,
+  histogram,
+  upDownCounter,
+} from '@tradeobs/telemetry/catalog';
+
+/** Histogram bucket sets by kind of operation, in seconds unless named otherwise. */
+const buckets = {
+  http: libraryBuckets.http,
+  /** 1 ms to 10 s. */
+  database: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10],
+  /** 100 ms to 60 s. */
+  dataCollection: [0.1, 0.5, 1, 5, 10, 30, 60],
+  /** 10 ms to 5 s. */
+  mlPrediction: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 5],
+  /** 10 s to 30 min. */
+  mlTraining: [10, 30, 60, 300, 600, 1200, 1800],
+  /** 1 ms to 10 s, finer at the fast end: in-process work such as signal generation. */
+  fast: libraryBuckets.fast,
+  /** Market data lag: 10 ms to 60 s. */
+  lag: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+  /** Counts of items per batch. */
+  batchSize: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+  /** Fractions from 0 to 1 (confidence, ratios). */
+  fraction: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+  /** Slippage in basis points. */
+  basisPoints: [0.5, 1, 2, 5, 10, 20, 50, 100, 200],
+} as const;
 
 /** Seed 000: pipelines, their executions, and the trigger dispatcher between signals and executions. */
 export const pipelineMetrics = {
@@ -545,4 +574,4 @@ export const catalog = {
   ...storageMetrics,
 } as const;
 
-export type Catalog = typeof catalog;
+export type PlatformCatalog = typeof catalog;
