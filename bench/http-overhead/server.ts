@@ -4,12 +4,13 @@
  */
 import { serve } from '@hono/node-server';
 import { httpInstrumentationMiddleware } from '@hono/otel';
+import { prometheus } from '@hono/prometheus';
 import { TraceFlags } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { httpInstrumentation } from '../../libs/telemetry/src/hono.ts';
 import { initTelemetry } from '../../libs/telemetry/src/telemetry.ts';
-import { type Variant, variantEnv } from './variants.ts';
+import { standalone, type Variant, variantEnv } from './variants.ts';
 
 const variant = process.env.BENCH_VARIANT as Variant;
 const app = new Hono();
@@ -21,7 +22,18 @@ if (variant === 'noop-middleware') {
   });
 }
 
-if (variant !== 'bare' && variant !== 'noop-middleware') {
+if (variant === 'hono-prometheus') {
+  // Set up as @hono/prometheus's README shows a typical service: prometheus() with its defaults,
+  // registerMetrics on every route and printMetrics on GET /metrics, which run.ts scrapes. Those
+  // defaults leave prom-client's default metrics (process, heap, GC, event-loop lag) off: the
+  // README calls them recommended but opt-in (`collectDefaultMetrics: true`), and its usage
+  // example does not opt in. (This library's variants always collect their runtime metrics.)
+  const { printMetrics, registerMetrics } = prometheus();
+  app.use('*', registerMetrics);
+  app.get('/metrics', printMetrics);
+}
+
+if (!standalone.includes(variant)) {
   // Counts the sampled spans that ended, for run.ts to compare with what the collector accepted.
   let endedSpans = 0;
   const counter: SpanProcessor = {
@@ -35,7 +47,6 @@ if (variant !== 'bare' && variant !== 'noop-middleware') {
   const telemetry = initTelemetry({
     serviceName: `bench-${variant}`,
     serviceVersion: '0.0.0',
-    handleSignals: false,
     // Only where spans are wanted: any span processor turns tracing on.
     spanProcessors: variantEnv[variant].OTEL_TRACES_EXPORTER === 'none' ? [] : [counter],
   });

@@ -8,7 +8,8 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { httpInstrumentation } from '@tradeobs/telemetry/hono';
 import { Hono } from 'hono';
 
-const sdk = new NodeSDK({ serviceName: 'hello-own-sdk' });
+// NodeSDK's own option wins over OTEL_SERVICE_NAME, so the variable is passed on explicitly.
+const sdk = new NodeSDK({ serviceName: process.env.OTEL_SERVICE_NAME ?? 'hello-own-sdk' });
 sdk.start();
 
 const app = new Hono();
