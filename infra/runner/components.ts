@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Binaries } from './install.ts';
-import { repoRoot, statePaths } from './paths.ts';
+import { repoRoot, sourceCondition, statePaths } from './paths.ts';
 import { LOOPBACK, type PortName, portEnvironment, ports } from './ports.ts';
 import { renderFile } from './render.ts';
 import type { StackSettings } from './settings.ts';
@@ -126,7 +126,7 @@ function platformService(
     prepare() {
       return Promise.resolve({
         command: process.execPath,
-        args: [join(repoRoot, 'apps', name, 'src/main.ts')],
+        args: [sourceCondition, join(repoRoot, 'apps', name, 'src/main.ts')],
         env: serviceEnvironment(port, extraEnv),
       });
     },

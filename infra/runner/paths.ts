@@ -28,3 +28,10 @@ export const statePaths = {
   pids: () => join(stateDir(), 'run'),
   config: () => join(stateDir(), 'config'),
 };
+
+/**
+ * Node's flag that selects the workspace packages' TypeScript source in their `exports` (a packed
+ * library has only dist/). npm scripts get it from .npmrc; processes the runner starts get it
+ * explicitly, however the runner itself was started.
+ */
+export const sourceCondition = '--conditions=@tradeobs/source';

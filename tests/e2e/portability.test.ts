@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { infrastructure } from '../../infra/runner/components.ts';
-import { repoRoot, statePaths } from '../../infra/runner/paths.ts';
+import { repoRoot, sourceCondition, statePaths } from '../../infra/runner/paths.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { readSettings } from '../../infra/runner/settings.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
@@ -52,7 +52,7 @@ function notifier(name: string, port: number, env: Record<string, string>): Prom
   return startProcess({
     name,
     command: process.execPath,
-    args: [join(repoRoot, 'apps/notifier/src/main.ts')],
+    args: [sourceCondition, join(repoRoot, 'apps/notifier/src/main.ts')],
     env: {
       PORT: String(port),
       OTEL_SERVICE_NAME: name,
