@@ -1,6 +1,6 @@
 /**
  * Structured JSON logs, one object a line, each carrying the service and, inside a span, the
- * trace_id and span_id that link the line to its trace in Jaeger (seed 002's log format).
+ * trace_id and span_id that link the line to its trace in Jaeger.
  */
 import { context, trace } from '@opentelemetry/api';
 import type { LogLevel } from './config.ts';

@@ -47,7 +47,7 @@ const headerGetter: TextMapGetter<MsgHdrs | undefined> = {
 };
 
 /** Whether a concrete subject matches a NATS subject pattern (`*` one token, `>` the rest). */
-export function subjectMatches(pattern: string, subject: string): boolean {
+function subjectMatches(pattern: string, subject: string): boolean {
   const wanted = pattern.split('.');
   const actual = subject.split('.');
   for (let i = 0; i < wanted.length; i += 1) {

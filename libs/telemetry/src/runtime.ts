@@ -1,6 +1,6 @@
 /**
  * Process and Node.js runtime metrics, registered at start-up so that a service shows up in
- * Prometheus before its first request (unlike seed 000's worker). Names follow the
+ * Prometheus before its first request, not only once it is busy. Names follow the
  * OpenTelemetry semantic conventions for process, V8 and Node.js metrics.
  */
 import {

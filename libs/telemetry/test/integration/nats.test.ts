@@ -25,7 +25,7 @@ import { LOOPBACK, ports } from '../../../../infra/runner/ports.ts';
 import { startStack, stopStack } from '../../../../infra/runner/stack.ts';
 import { useTemporaryStackState } from '../../../../tests/support/stack.ts';
 import { eventually } from '../../../../tests/support/poll.ts';
-import { NatsInstrumentation, subjectMatches } from '../../src/nats.ts';
+import { NatsInstrumentation } from '../../src/nats.ts';
 import { testTelemetry } from '../../src/testing.ts';
 
 let nc: NatsConnection;
@@ -48,11 +48,15 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
     await stopStack();
   });
 
-  it('matches subjects against templates', () => {
-    assert.ok(subjectMatches('signals.*.*', 'signals.buy.BTCUSD'));
-    assert.ok(subjectMatches('executions.>', 'executions.requested.p1'));
-    assert.ok(!subjectMatches('signals.*', 'signals.buy.BTCUSD'));
-    assert.ok(!subjectMatches('executions.>', 'executions'));
+  it('names destinations by the subject templates that match, the subject itself otherwise', () => {
+    const messaging = new NatsInstrumentation(
+      {},
+      { subjectTemplates: ['signals.*', 'signals.*.*', 'executions.>'] },
+    );
+    assert.equal(messaging.destination('signals.buy.BTCUSD'), 'signals.*.*');
+    assert.equal(messaging.destination('executions.requested.p1'), 'executions.>');
+    assert.equal(messaging.destination('executions'), 'executions', '`>` needs at least one more token');
+    assert.equal(messaging.destination('orders.new'), 'orders.new');
   });
 
   it('core publish and subscribe: one trace, producer as parent, templated destination', async () => {
