@@ -348,15 +348,16 @@ function otlpSignal(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpSignal
 }
 
 function spanLimits(reader: EnvReader): SpanLimits {
-  const limit = (names: readonly string[], fallback: number) => {
+  // Counts may be 0 (none kept); a length of 0 is refused by the SDK, which then keeps no limit at all.
+  const limit = (names: readonly string[], fallback: number, min = 0) => {
     const name = reader.first(names);
-    return name === undefined ? fallback : reader.integer(name, fallback, { min: 0 });
+    return name === undefined ? fallback : reader.integer(name, fallback, { min });
   };
   const count = limit(['OTEL_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit);
-  const length = limit(['OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'], defaultValueLengthLimit);
+  const length = limit(['OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'], defaultValueLengthLimit, 1);
   return {
     attributeCountLimit: limit(['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT'], count),
-    attributeValueLengthLimit: limit(['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT'], length),
+    attributeValueLengthLimit: limit(['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT'], length, 1),
     eventCountLimit: limit(['OTEL_SPAN_EVENT_COUNT_LIMIT'], defaultCountLimit),
     linkCountLimit: limit(['OTEL_SPAN_LINK_COUNT_LIMIT'], defaultCountLimit),
     attributePerEventCountLimit: limit(['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit),
