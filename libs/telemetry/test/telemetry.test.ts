@@ -8,7 +8,15 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { context, diag, metrics, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import {
+  context,
+  diag,
+  metrics,
+  propagation,
+  ROOT_CONTEXT,
+  type TextMapSetter,
+  trace,
+} from '@opentelemetry/api';
 import { AggregationTemporality, InstrumentType } from '@opentelemetry/sdk-metrics';
 import { readTelemetryConfig, TelemetryConfigError } from '../src/config.ts';
 import { metricReaders } from '../src/exporters.ts';
@@ -22,9 +30,12 @@ function headersInjected(env: Record<string, string>): Record<string, string> {
   const { telemetry } = testTelemetry(env);
   const span = telemetry.tracer.startSpan('outgoing');
   const carrier: Record<string, string> = {};
-  telemetry.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, {
-    set: (c, key, value) => (c[key] = value),
-  });
+  const setter: TextMapSetter<Record<string, string>> = {
+    set: (headers, key, value) => {
+      headers[key] = value;
+    },
+  };
+  telemetry.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, setter);
   span.end();
   return carrier;
 }
