@@ -53,7 +53,7 @@ if (!standalone.includes(variant)) {
   // @hono/otel reports through the global providers that initTelemetry registered.
   const middleware: MiddlewareHandler = variant.startsWith('hono-otel')
     ? httpInstrumentationMiddleware()
-    : httpInstrumentation(telemetry);
+    : httpInstrumentation(telemetry, { traceResponse: true });
   app.use(middleware);
   process.once('SIGTERM', () => {
     void telemetry.shutdown().then(() => {

@@ -76,7 +76,7 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
       logWrite: () => undefined,
     });
     const app = new Hono();
-    app.use(httpInstrumentation(telemetry));
+    app.use(httpInstrumentation(telemetry, { traceResponse: true }));
     app.get('/pipelines/:id', (c) => c.json({ id: c.req.param('id') }));
     app.get('/boom', () => {
       throw new Error('boom');

@@ -32,7 +32,8 @@ const telemetry = initTelemetry({
 
 const app = new Hono();
 // A SERVER span per request named after the route ("GET /hello/:name"), http.server.* metrics.
-app.use(httpInstrumentation(telemetry));
+// traceResponse tells each client the trace id of its request (off by default: every client sees it).
+app.use(httpInstrumentation(telemetry, { traceResponse: true }));
 app.get('/health', (c) => c.json({ status: 'ok' }));
 app.get('/hello/:name', (c) => {
   const name = c.req.param('name');

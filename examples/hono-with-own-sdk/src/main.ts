@@ -13,7 +13,8 @@ const sdk = new NodeSDK({ serviceName: process.env.OTEL_SERVICE_NAME ?? 'hello-o
 sdk.start();
 
 const app = new Hono();
-app.use(httpInstrumentation());
+// The API's global providers, which NodeSDK registered; traceresponse lets a client find its trace.
+app.use(httpInstrumentation(undefined, { traceResponse: true }));
 app.get('/health', (c) => c.json({ status: 'ok' }));
 app.get('/hello/:name', (c) => c.json({ message: `Hello, ${c.req.param('name')}!` }));
 

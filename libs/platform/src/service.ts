@@ -63,7 +63,7 @@ const maxBodyBytes = 64 * 1024;
 /** A Hono app with the shared instrumentation, input rules, 404 and error shapes. */
 export function serviceApp(telemetry: PlatformTelemetry): Hono {
   const app = new Hono();
-  app.use(httpInstrumentation(telemetry));
+  app.use(httpInstrumentation(telemetry, { traceResponse: true }));
   app.use(jsonBodies(maxBodyBytes));
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {

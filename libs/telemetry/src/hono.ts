@@ -22,7 +22,8 @@ import { buckets } from './catalog/define.ts';
 import type { AggregatedHistograms, HistogramOptions } from './histograms.ts';
 import { type InstrumentationProviders, resolveProviders } from './providers.ts';
 
-const knownMethods = new Set([
+/** The methods of RFC 9110, PATCH (RFC 5789) and QUERY: the semantic conventions' default set. */
+const defaultKnownMethods = [
   'GET',
   'HEAD',
   'POST',
@@ -32,7 +33,33 @@ const knownMethods = new Set([
   'OPTIONS',
   'TRACE',
   'PATCH',
-]);
+  'QUERY',
+];
+
+/**
+ * The known methods: the option, else OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS (comma-separated,
+ * case-sensitive, replacing the default set, as the conventions define it), else the default set.
+ */
+function knownMethodsOf(option: readonly string[] | undefined): ReadonlySet<string> {
+  const fromEnv = process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS?.split(',')
+    .map((method) => method.trim())
+    .filter((method) => method !== '');
+  return new Set(option ?? (fromEnv && fromEnv.length > 0 ? fromEnv : defaultKnownMethods));
+}
+
+/** Query parameters whose values the conventions ask to redact: signed-URL credentials. */
+const sensitiveQueryParameters = new Set(['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature']);
+
+function redactedQuery(query: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const separator = pair.indexOf('=');
+      const key = separator < 0 ? pair : pair.slice(0, separator);
+      return separator >= 0 && sensitiveQueryParameters.has(key) ? `${key}=REDACTED` : pair;
+    })
+    .join('&');
+}
 
 const bodySizeBuckets = [0, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
@@ -117,6 +144,16 @@ function sdkHistograms(meter: Meter): HistogramSource {
 
 export interface HttpInstrumentationOptions {
   /**
+   * Answer every sampled request with a `traceresponse` header (W3C Trace Context Level 2),
+   * so that a client can find its trace. Off by default: it shows trace ids to every client.
+   */
+  traceResponse?: boolean;
+  /**
+   * The methods that are not `_OTHER` (case-sensitive). Default: OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS,
+   * else GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH and QUERY.
+   */
+  knownMethods?: readonly string[];
+  /**
    * Record http.server.response.body.size, which the semantic conventions make opt-in. Off by
    * default: behind @hono/node-server, reading a response's headers turns its lightweight
    * response into a full one, which costs about 7 µs of CPU per request.
@@ -171,10 +208,76 @@ function traceresponse(span: Span): string {
   return `00-${traceId}-${spanId}-0${traceFlags.toString(16)}`;
 }
 
+/**
+ * A server's failure is a 5xx answer: a 4xx is the client's error, and leaves the span's status
+ * unset and no `error.type`, even when the handler threw to answer it (a validation error, a
+ * not-found) and an error handler turned that into the response.
+ */
 function errorTypeOf(failure: unknown, status: number): string | undefined {
+  if (status < 500) return undefined;
   if (failure instanceof Error) return failure.name;
   if (failure !== undefined) return 'Error';
-  return status >= 500 ? String(status) : undefined;
+  return String(status);
+}
+
+/** `network.protocol.version` as the conventions write it: 1.0, 1.1, 2, 3. */
+function protocolVersionOf(c: Context): string | undefined {
+  const version = (c.env as { incoming?: { httpVersion?: string } } | undefined)?.incoming?.httpVersion;
+  return version === '2.0' ? '2' : version;
+}
+
+/** The scheme the client used: a proxy's X-Forwarded-Proto (http or https only), else the request's. */
+function schemeOf(c: Context, headers: Headers | IncomingHeaders): 'http' | 'https' {
+  const forwarded = header(headers, 'x-forwarded-proto');
+  if (forwarded !== undefined) {
+    const first = forwarded.split(',')[0]?.trim().toLowerCase();
+    if (first === 'https' || first === 'http') return first;
+  }
+  return c.req.url.startsWith('https:') ? 'https' : 'http';
+}
+
+/** The host the client addressed, from X-Forwarded-Host or Host, split into address and port. */
+function serverOf(
+  headers: Headers | IncomingHeaders,
+): { address: string; port: number | undefined } | undefined {
+  const host = (header(headers, 'x-forwarded-host') ?? header(headers, 'host'))?.split(',')[0]?.trim();
+  if (!host) return undefined;
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
+  if (!match?.[1]) return undefined;
+  return {
+    address: match[1].replace(/^\[|\]$/g, ''),
+    port: match[2] === undefined ? undefined : Number(match[2]),
+  };
+}
+
+/** The client: the first X-Forwarded-For entry, else the connection's peer. */
+function clientAddressOf(c: Context, headers: Headers | IncomingHeaders): string | undefined {
+  const forwarded = header(headers, 'x-forwarded-for')?.split(',')[0]?.trim();
+  if (forwarded) return forwarded;
+  return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+    ?.remoteAddress;
+}
+
+/**
+ * What the conventions recommend on a server span beyond the metric's attributes. Only for
+ * recorded spans: an unsampled request pays nothing for them.
+ */
+function describeRequest(span: Span, c: Context, headers: Headers | IncomingHeaders, method: string): void {
+  span.setAttribute('url.path', c.req.path);
+  const url = c.req.url;
+  const queryAt = url.indexOf('?');
+  if (queryAt >= 0 && queryAt < url.length - 1)
+    span.setAttribute('url.query', redactedQuery(url.slice(queryAt + 1)));
+  if (method === '_OTHER') span.setAttribute('http.request.method_original', c.req.method);
+  const server = serverOf(headers);
+  if (server) {
+    span.setAttribute('server.address', server.address);
+    if (server.port !== undefined) span.setAttribute('server.port', server.port);
+  }
+  const client = clientAddressOf(c, headers);
+  if (client) span.setAttribute('client.address', client);
+  const userAgent = header(headers, 'user-agent');
+  if (userAgent) span.setAttribute('user_agent.original', userAgent);
 }
 
 export function httpInstrumentation(
@@ -183,6 +286,8 @@ export function httpInstrumentation(
 ): MiddlewareHandler {
   const { meter, tracer, propagator } = resolveProviders(providers);
   const tracing = providers.tracing ?? true;
+  const knownMethods = knownMethodsOf(options.knownMethods);
+  const traceResponse = options.traceResponse ?? false;
   // Aggregated by the library where it can, not the SDK: a record is then a few additions (see histograms.ts).
   const histograms: HistogramSource = providers.histograms ?? sdkHistograms(meter);
   const duration = histograms.histogram({
@@ -246,10 +351,15 @@ export function httpInstrumentation(
     route: string | undefined,
     status: number,
     failure: unknown,
+    protocolVersion: string | undefined,
   ): Outcome {
     const errorType = errorTypeOf(failure, status);
-    // Without a failure the error type follows from the status code, which is key enough.
-    const key = failure === undefined ? status : `${status} ${errorType ?? ''}`;
+    // Without a failure the error type follows from the status code, and HTTP/1.1 is the common
+    // case: the status code alone is key enough, an integer rather than a string built per request.
+    const key =
+      (failure === undefined || status < 500) && protocolVersion === '1.1'
+        ? status
+        : `${status} ${errorType ?? ''} ${protocolVersion ?? ''}`;
     let byKey = kind.outcomes.get(route);
     const cached = byKey?.get(key);
     if (cached !== undefined) return cached;
@@ -260,10 +370,12 @@ export function httpInstrumentation(
     };
     if (route !== undefined) built['http.route'] = route;
     if (errorType !== undefined) built['error.type'] = errorType;
+    if (protocolVersion !== undefined) built['network.protocol.version'] = protocolVersion;
     const attributes = Object.freeze(built);
     const outcome: Outcome = {
       attributes,
-      spanName: route === undefined ? kind.method : `${kind.method} ${route}`,
+      // An unknown method is `HTTP` in the span name (and `_OTHER` in the attribute).
+      spanName: `${kind.method === '_OTHER' ? 'HTTP' : kind.method}${route === undefined ? '' : ` ${route}`}`,
       failed: errorType !== undefined,
       duration: duration.series(attributes),
       requestBodySize: requestBodySize.series(attributes),
@@ -282,12 +394,12 @@ export function httpInstrumentation(
 
   return async function httpTelemetry(c, next) {
     const startedAt = performance.now();
-    const kind = kindOf(c.req.method, c.req.url.startsWith('https:') ? 'https' : 'http');
+    const headers = requestHeaders(c);
+    const kind = kindOf(c.req.method, schemeOf(c, headers));
     kind.active += 1;
 
     const active = context.active();
     const outer = existingServerSpan(active);
-    const headers = requestHeaders(c);
     const carriesContext =
       header(headers, 'traceparent') !== undefined || header(headers, 'baggage') !== undefined;
     const parent = outer || !carriesContext ? active : propagator.extract(active, headers, headerGetter);
@@ -295,7 +407,7 @@ export function httpInstrumentation(
     // any) still reaches downstream calls.
     const span = outer ?? (tracing ? tracer.startSpan(kind.method, serverSpanOptions, parent) : undefined);
     const recording = span !== undefined && span.isRecording();
-    const outgoing = recording ? outgoingResponse(c) : undefined;
+    const outgoing = recording && traceResponse ? outgoingResponse(c) : undefined;
     // Set on Node's response before the handler runs, the header costs no Headers object.
     if (outgoing && span) outgoing.setHeader('traceresponse', traceresponse(span));
     // Our own route index: if it is still the current one afterwards, no route answered.
@@ -312,16 +424,18 @@ export function httpInstrumentation(
       const status = thrown === undefined ? c.res.status : 500;
       const route = c.req.routeIndex === ownRouteIndex ? undefined : routePath(c);
       const failure = thrown ?? c.error;
-      const outcome = outcomeOf(kind, route, status, failure);
+      const outcome = outcomeOf(kind, route, status, failure, protocolVersionOf(c));
 
       // An unsampled request gets a non-recording span: nothing to annotate, nothing to answer.
       if (span && recording) {
         span.setAttributes(outcome.attributes);
-        if (!outer) span.setAttribute('url.path', c.req.path);
+        if (!outer) describeRequest(span, c, headers, kind.method);
         span.updateName(outcome.spanName);
-        if (failure instanceof Error) span.recordException(failure);
-        if (outcome.failed) span.setStatus({ code: SpanStatusCode.ERROR });
-        if (!outgoing) {
+        if (outcome.failed) {
+          if (failure instanceof Error) span.recordException(failure);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        if (traceResponse && !outgoing) {
           try {
             c.res.headers.set('traceresponse', traceresponse(span));
           } catch {

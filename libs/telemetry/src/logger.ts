@@ -1,6 +1,6 @@
 /**
  * Structured JSON logs, one object a line, each carrying the service and, inside a span, the
- * trace_id and span_id that link the line to its trace in Jaeger.
+ * trace_id, span_id and trace_flags that link the line to its trace in Jaeger.
  */
 import { context, trace } from '@opentelemetry/api';
 import type { LogLevel } from './config.ts';
@@ -40,6 +40,9 @@ export function createLogger(options: LoggerOptions, bound: LogFields = {}): Log
     if (spanContext && trace.isSpanContextValid(spanContext)) {
       line.trace_id = spanContext.traceId;
       line.span_id = spanContext.spanId;
+      // Two hex digits, as in traceparent and the log data model: 01 when the trace was sampled.
+      // With head sampling most ids belong to traces that were never kept; this says which.
+      line.trace_flags = spanContext.traceFlags.toString(16).padStart(2, '0');
     }
     for (const [key, value] of Object.entries(bound)) line[key] = serialise(value);
     if (fields) for (const [key, value] of Object.entries(fields)) line[key] = serialise(value);

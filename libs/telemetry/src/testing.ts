@@ -8,6 +8,7 @@ import {
   AggregationTemporality,
   type DataPoint,
   InMemoryMetricExporter,
+  type MetricData,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
@@ -20,6 +21,8 @@ export interface TestTelemetry<C extends Catalog = NoCatalog> {
   /** Data points of one metric, collected now, from every scope that records it. */
   points: (name: string) => Promise<DataPoint<unknown>[]>;
   metricNames: () => Promise<string[]>;
+  /** Every metric collected now, with its descriptor, kind and points. */
+  metrics: () => Promise<MetricData[]>;
 }
 
 let contextManager: AsyncLocalStorageContextManager | undefined;
@@ -67,6 +70,7 @@ export function testTelemetry<C extends Catalog = NoCatalog>(
         .filter((m) => m.descriptor.name === name)
         .flatMap((m): DataPoint<unknown>[] => m.dataPoints),
     metricNames: async () => (await collectAll()).map((m) => m.descriptor.name),
+    metrics: collectAll,
   };
 }
 

@@ -18,8 +18,19 @@ describe('logs', () => {
     assert.equal(logs[1]?.level, 'warn');
     assert.match(String(logs[1]?.trace_id), /^[0-9a-f]{32}$/);
     assert.match(String(logs[1]?.span_id), /^[0-9a-f]{16}$/);
+    assert.equal(logs[1]?.trace_flags, '01', 'sampled');
     assert.equal(logs[1]?.pipeline_id, 'p-1');
     assert.equal(logs[1]?.attempt, 2);
+  });
+
+  it('says with trace_flags 00 that a line belongs to a trace that was not kept', () => {
+    const { telemetry, logs } = testTelemetry({ OTEL_TRACES_SAMPLER: 'always_off' });
+    telemetry.tracer.startActiveSpan('unsampled', (span) => {
+      telemetry.logger.info('inside');
+      span.end();
+    });
+    assert.match(String(logs[0]?.trace_id), /^[0-9a-f]{32}$/);
+    assert.equal(logs[0]?.trace_flags, '00');
   });
 });
 

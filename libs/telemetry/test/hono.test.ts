@@ -1,6 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+  HTTP_REQUEST_METHOD_VALUE_OTHER,
+  METRIC_HTTP_SERVER_REQUEST_DURATION,
+} from '@opentelemetry/semantic-conventions';
 import { Hono } from 'hono';
 import { type HttpInstrumentationOptions, httpInstrumentation } from '../src/hono.ts';
 import { attributesOf, testTelemetry } from '../src/testing.ts';
@@ -57,14 +74,17 @@ describe('Hono HTTP instrumentation', () => {
     );
   });
 
-  it('collapses unmatched paths into one series without a route, and unknown methods into _OTHER', async () => {
+  it('collapses unmatched paths into one series without a route, and unknown methods into _OTHER (span name HTTP)', async () => {
     const { hono, spans, points } = app();
     for (const path of ['/nope', '/random/123', '/../etc/passwd']) await hono.request(path);
     await hono.request('/pipelines', { method: 'BREW' });
     assert.deepEqual(
       spans.getFinishedSpans().map((s) => s.name),
-      ['GET', 'GET', 'GET', '_OTHER'],
+      ['GET', 'GET', 'GET', 'HTTP'],
     );
+    const brew = spans.getFinishedSpans()[3];
+    assert.equal(brew?.attributes[ATTR_HTTP_REQUEST_METHOD], HTTP_REQUEST_METHOD_VALUE_OTHER);
+    assert.equal(brew?.attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL], 'BREW');
     const series = attributesOf(await points('http.server.request.duration'));
     assert.deepEqual(series, [
       { 'http.request.method': 'GET', 'url.scheme': 'http', 'http.response.status_code': 404 },
@@ -92,8 +112,110 @@ describe('Hono HTTP instrumentation', () => {
     assert.equal(spans.getFinishedSpans()[0]?.status.code, SpanStatusCode.UNSET);
   });
 
+  it('leaves a 4xx unmarked even when the handler threw to answer it: no ERROR, no exception, no error.type', async () => {
+    const t = testTelemetry();
+    const hono = new Hono();
+    hono.use(httpInstrumentation(t.telemetry));
+    class NotFound extends Error {
+      override readonly name = 'NotFound';
+    }
+    hono.get('/pipelines/:id', () => {
+      throw new NotFound('no such pipeline');
+    });
+    hono.onError((error, c) => c.json({ error: error.message }, error instanceof NotFound ? 404 : 500));
+    assert.equal((await hono.request('/pipelines/p-9')).status, 404);
+    const [span] = t.spans.getFinishedSpans();
+    assert.equal(span?.status.code, SpanStatusCode.UNSET);
+    assert.deepEqual(span?.events, []);
+    assert.equal(span?.attributes[ATTR_ERROR_TYPE], undefined);
+    const [point] = await t.points(METRIC_HTTP_SERVER_REQUEST_DURATION);
+    assert.equal(point?.attributes[ATTR_ERROR_TYPE], undefined);
+    assert.equal(point?.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE], 404);
+  });
+
+  it('takes the known methods from the option or OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS', async () => {
+    const { hono, spans } = app({ knownMethods: ['GET', 'BREW'] });
+    await hono.request('/pipelines', { method: 'BREW' });
+    await hono.request('/pipelines', { method: 'POST' });
+    assert.deepEqual(
+      spans.getFinishedSpans().map((s) => s.attributes[ATTR_HTTP_REQUEST_METHOD]),
+      ['BREW', '_OTHER'],
+    );
+    process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS = 'GET,PROPFIND';
+    try {
+      const fromEnv = app();
+      await fromEnv.hono.request('/pipelines', { method: 'PROPFIND' });
+      await fromEnv.hono.request('/pipelines', { method: 'PUT' });
+      assert.deepEqual(
+        fromEnv.spans.getFinishedSpans().map((s) => s.attributes[ATTR_HTTP_REQUEST_METHOD]),
+        ['PROPFIND', '_OTHER'],
+        'the variable replaces the default set',
+      );
+    } finally {
+      delete process.env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS;
+    }
+  });
+
+  it("records the recommended request attributes on the span, and the proxy's scheme", async () => {
+    const { hono, spans, points } = app();
+    const env = {
+      incoming: {
+        httpVersion: '1.1',
+        socket: { remoteAddress: '10.0.0.9' },
+        headers: {
+          host: 'api.internal:8000',
+          'x-forwarded-proto': 'https',
+          'x-forwarded-for': '203.0.113.7, 10.0.0.1',
+          'user-agent': 'curl/8.5.0',
+        },
+      },
+    };
+    await hono.fetch(new Request('http://api.internal:8000/pipelines/p-1?view=full&sig=secret'), env);
+    const [span] = spans.getFinishedSpans();
+    assert.deepEqual(
+      [
+        span?.attributes[ATTR_URL_SCHEME],
+        span?.attributes[ATTR_SERVER_ADDRESS],
+        span?.attributes[ATTR_SERVER_PORT],
+        span?.attributes[ATTR_NETWORK_PROTOCOL_VERSION],
+        span?.attributes[ATTR_CLIENT_ADDRESS],
+        span?.attributes[ATTR_USER_AGENT_ORIGINAL],
+        span?.attributes[ATTR_URL_PATH],
+        span?.attributes[ATTR_URL_QUERY],
+      ],
+      [
+        'https',
+        'api.internal',
+        8000,
+        '1.1',
+        '203.0.113.7',
+        'curl/8.5.0',
+        '/pipelines/p-1',
+        'view=full&sig=REDACTED',
+      ],
+    );
+    const [point] = await points(METRIC_HTTP_SERVER_REQUEST_DURATION);
+    assert.deepEqual(
+      Object.keys(point?.attributes ?? {}).sort(),
+      [
+        ATTR_HTTP_REQUEST_METHOD,
+        ATTR_HTTP_RESPONSE_STATUS_CODE,
+        ATTR_HTTP_ROUTE,
+        ATTR_NETWORK_PROTOCOL_VERSION,
+        ATTR_URL_SCHEME,
+      ].sort(),
+      'the metric keeps to its bounded attributes',
+    );
+  });
+
+  it('sets traceresponse only when asked', async () => {
+    const { hono } = app();
+    const response = await hono.request('/pipelines/p-1');
+    assert.equal(response.headers.get('traceresponse'), null);
+  });
+
   it("continues the caller's trace and answers with a traceresponse header", async () => {
-    const { hono, spans } = app();
+    const { hono, spans } = app({ traceResponse: true });
     const response = await hono.request('/pipelines/p-1', {
       headers: { traceparent: `00-${traceId}-${parentSpanId}-01` },
     });
@@ -104,7 +226,7 @@ describe('Hono HTTP instrumentation', () => {
   });
 
   it("behind @hono/node-server, reads Node's parsed headers and sets traceresponse on Node's response", async () => {
-    const { hono, spans, points } = app();
+    const { hono, spans, points } = app({ traceResponse: true });
     const set = new Map<string, string>();
     // What @hono/node-server passes as env; the fetch Request carries none of these headers.
     const env = {
