@@ -3,8 +3,9 @@
  *   npm run stack -- [up]                 install what is missing, start everything, print what runs where
  *   npm run stack -- stop                 stop everything; no process is left behind
  *   npm run stack -- status               health of each component with its address (exit 1 if any is down)
- *   npm run stack -- logs <component> [-f]
- *   npm run stack -- trace <trace-id>     a trace's span tree from Jaeger
+ *   npm run stack -- logs <component> [-f]   a component's own log file
+ *   npm run stack -- logs --trace <trace-id>  a trace's log records across services, in time order
+ *   npm run stack -- trace <trace-id>     a trace's span tree from Jaeger, with log records per span
  *   npm run stack -- trace --service <name>   the service's recent traces
  *   npm run stack -- install              install and build only
  */
@@ -19,6 +20,7 @@ import { repoRoot, stateDir } from './paths.ts';
 import { LOOPBACK, ports } from './ports.ts';
 import { readSettings } from './settings.ts';
 import { type ComponentStatus, logFile, stackStatus, startStack, stopStack } from './stack.ts';
+import { countLogsBySpan, fetchTraceLogs, renderLogRecords } from './logs.ts';
 import { buildSpanTree, fetchTrace, findTraces, renderSpanTree } from './trace.ts';
 
 const componentNames: readonly ComponentName[] = defineComponents(readSettings()).map((c) => c.name);
@@ -77,6 +79,7 @@ function printNextSteps(): void {
       `  curl -s '${prometheus}/api/v1/query?query=sum by (job) (rate(http_server_request_duration_seconds_count[1m]))'`,
       '  npm run stack -- trace --service worker         recent traces of a service',
       '  npm run stack -- trace <trace-id>              one trace as a span tree',
+      '  npm run stack -- logs --trace <trace-id>       its log records, every service, in time order',
       '  npm run stack -- status | logs <component> | stop',
       'Your own services: send OTLP to 127.0.0.1:4317 (gRPC) or http://127.0.0.1:4318 (HTTP).',
       '',
@@ -105,14 +108,38 @@ async function traceCommand(positionals: string[], service: string | undefined):
     process.stdout.write(`trace ${traceId} is not in Jaeger (yet: spans arrive within a few seconds)\n`);
     return 1;
   }
-  process.stdout.write(`${renderSpanTree(traceId, buildSpanTree(data))}\n`);
+  // The tree is worth showing without VictoriaLogs; the counts are extra.
+  const logCounts = await countLogsBySpan(traceId).catch((error: unknown) => {
+    process.stderr.write(`(no log counts: ${error instanceof Error ? error.message : String(error)})\n`);
+    return undefined;
+  });
+  process.stdout.write(`${renderSpanTree(traceId, buildSpanTree(data), logCounts)}\n`);
   return 0;
 }
 
-async function logsCommand(positionals: string[], follow: boolean): Promise<number> {
+async function traceLogsCommand(traceId: string): Promise<number> {
+  const records = await fetchTraceLogs(traceId);
+  if (records.length === 0) {
+    process.stdout.write(
+      `no log records of trace ${traceId} in VictoriaLogs (yet: they arrive within seconds)\n`,
+    );
+    return 1;
+  }
+  process.stdout.write(`${renderLogRecords(records)}\n`);
+  return 0;
+}
+
+async function logsCommand(
+  positionals: string[],
+  follow: boolean,
+  traceId: string | undefined,
+): Promise<number> {
+  if (traceId !== undefined) return traceLogsCommand(traceId);
   const name = positionals[0] as ComponentName | undefined;
   if (!name || !componentNames.includes(name)) {
-    throw new StackError(`usage: npm run stack -- logs <${componentNames.join('|')}> [-f]`);
+    throw new StackError(
+      `usage: npm run stack -- logs <${componentNames.join('|')}> [-f] | logs --trace <trace-id>`,
+    );
   }
   const file = logFile(name);
   try {
@@ -131,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       follow: { type: 'boolean', short: 'f', default: false },
       service: { type: 'string', short: 's' },
+      trace: { type: 'string', short: 't' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -165,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
       return statuses.every((s) => s.healthy) ? 0 : 1;
     }
     case 'logs':
-      return logsCommand(rest, values.follow);
+      return logsCommand(rest, values.follow, values.trace);
     case 'trace':
       return traceCommand(rest, values.service);
     case 'install':

@@ -15,6 +15,7 @@ export type ComponentName =
   | 'prometheus'
   | 'alertmanager'
   | 'jaeger'
+  | 'victorialogs'
   | 'collector'
   | 'api'
   | 'worker'
@@ -54,6 +55,7 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
     LISTEN_HOST: LOOPBACK,
     COLLECTOR_HOST: LOOPBACK,
     JAEGER_HOST: LOOPBACK,
+    VICTORIALOGS_HOST: LOOPBACK,
     PROMETHEUS_HOST: LOOPBACK,
     ALERTMANAGER_HOST: LOOPBACK,
     NOTIFIER_HOST: LOOPBACK,
@@ -234,6 +236,32 @@ export function defineComponents(settings: StackSettings): Component[] {
       },
     },
     {
+      name: 'victorialogs',
+      title: 'VictoriaLogs',
+      ports: ['victoriaLogs'],
+      links: [
+        ['ui', http('victoriaLogs', '/select/vmui/')],
+        ['LogsQL', http('victoriaLogs', '/select/logsql/query')],
+      ],
+      healthUrl: http('victoriaLogs', '/health'),
+      startTimeoutMs: 30_000,
+      async prepare(binaries) {
+        await mkdir(statePaths.data('victorialogs'), { recursive: true });
+        return {
+          command: binaries.victoriaLogs,
+          args: [
+            `-storageDataPath=${statePaths.data('victorialogs')}`,
+            `-httpListenAddr=${LOOPBACK}:${ports.victoriaLogs}`,
+            // A week of logs, and never more than 2 GiB of disk: a laptop's stack must not fill it.
+            '-retentionPeriod=7d',
+            '-retention.maxDiskSpaceUsageBytes=2GiB',
+            // Its own log line per accepted request would drown the errors worth reading.
+            '-loggerLevel=WARN',
+          ],
+        };
+      },
+    },
+    {
       name: 'collector',
       title: `OpenTelemetry Collector (profile ${settings.collectorProfile})`,
       ports: ['collectorOtlpGrpc', 'collectorOtlpHttp', 'collectorHealth', 'collectorMetrics'],
@@ -275,7 +303,7 @@ export function defineComponents(settings: StackSettings): Component[] {
  * the load generator last.
  */
 export const waves: readonly (readonly ComponentName[])[] = [
-  ['nats', 'prometheus', 'alertmanager', 'jaeger', 'notifier'],
+  ['nats', 'prometheus', 'alertmanager', 'jaeger', 'victorialogs', 'notifier'],
   ['collector'],
   ['api', 'worker', 'signal-generator', 'trigger-dispatcher'],
   ['loadgen'],
@@ -287,5 +315,6 @@ export const infrastructure: readonly ComponentName[] = [
   'prometheus',
   'alertmanager',
   'jaeger',
+  'victorialogs',
   'collector',
 ];

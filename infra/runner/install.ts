@@ -1,11 +1,11 @@
 /**
  * Installs what the stack runs, once: Debian packages (Prometheus, Alertmanager, NATS) and the
- * two Go builds (our collector distribution, Jaeger v2). Builds are cached outside the work
- * tree and keyed by a hash of their inputs, so a second run finds them in milliseconds.
+ * Go builds (our collector distribution, Jaeger v2, VictoriaLogs). Builds are cached outside the
+ * work tree and keyed by a hash of their inputs, so a second run finds them in milliseconds.
  */
 import { createHash } from 'node:crypto';
 import { access, constants, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { run } from './exec.ts';
 import { log, StackError } from './log.ts';
 import { cacheDir, repoRoot } from './paths.ts';
@@ -37,7 +37,15 @@ const collectorManifest = join(repoRoot, 'collector/builder-config.yaml');
 const jaegerBuildDir = join(repoRoot, 'jaeger/build');
 const jaegerModule = 'github.com/jaegertracing/jaeger';
 
-export type Binaries = Record<DebianBinary | 'otelcol' | 'jaeger', string>;
+/**
+ * The logs backend, built from its Go module like the collector and Jaeger (Apache-2.0). Compose
+ * runs the official image of the same release (infra/compose/compose.yaml; a config test checks
+ * that the two agree).
+ */
+export const victoriaLogsVersion = 'v1.52.1';
+const victoriaLogsPackage = 'github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs';
+
+export type Binaries = Record<DebianBinary | 'otelcol' | 'jaeger' | 'victoriaLogs', string>;
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -52,6 +60,25 @@ function shortHash(...parts: string[]): string {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part).update('\0');
   return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * `go install <package>@<version>` into `binary`'s directory. Through a staging directory and a
+ * rename, so that an interrupted build never leaves a half-written binary that a later run would
+ * take for a finished one.
+ */
+async function goInstall(what: string, packageAtVersion: string, binary: string, logFile: string) {
+  const staging = join(dirname(binary), '.staging');
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  await run(what, 'go', ['install', '-trimpath', '-ldflags=-s -w', packageAtVersion], {
+    env: { ...process.env, GOBIN: staging },
+    logFile,
+    heartbeat: what,
+  });
+  const built = basename(packageAtVersion.replace(/@.*$/, ''));
+  await rename(join(staging, built), binary);
+  await rm(staging, { recursive: true, force: true });
 }
 
 /** The HTTP load generator of the HTTP overhead benchmark: not part of the stack. */
@@ -96,8 +123,8 @@ async function goEnvironment(): Promise<{ go: string; version: string }> {
     return { go: 'go', version };
   } catch {
     throw new StackError(
-      'Go is needed once, to build the collector and Jaeger, and was not found on PATH.\n' +
-        'Install Go 1.25 or newer and run the command again.',
+      'Go is needed once, to build the collector, Jaeger and VictoriaLogs, and was not found on PATH.\n' +
+        'Install Go 1.26.5 or newer (VictoriaLogs needs it) and run the command again.',
     );
   }
 }
@@ -127,11 +154,11 @@ async function buildCollector(goVersion: string): Promise<string> {
   const builder = join(toolDir, 'builder');
   if (!(await exists(builder))) {
     log.info(`installing the Collector Builder v${version}`);
-    await run(
+    await goInstall(
       'installing the Collector Builder',
-      'go',
-      ['install', `go.opentelemetry.io/collector/cmd/builder@v${version}`],
-      { env: { ...process.env, GOBIN: toolDir }, logFile: buildLog, heartbeat: 'installing the builder' },
+      `go.opentelemetry.io/collector/cmd/builder@v${version}`,
+      builder,
+      buildLog,
     );
   }
 
@@ -236,6 +263,23 @@ async function buildJaeger(goVersion: string): Promise<string> {
   return binary;
 }
 
+/** VictoriaLogs is a plain Go module (no replace directives), so `go install` builds it. */
+async function buildVictoriaLogs(goVersion: string): Promise<string> {
+  const root = join(cacheDir(), 'victoria-logs', shortHash(victoriaLogsVersion, goVersion));
+  const binary = join(root, 'victoria-logs');
+  if (await exists(binary)) return binary;
+  log.step(`Building VictoriaLogs ${victoriaLogsVersion} (first time only; about 5 minutes on 2 cores)`);
+  await mkdir(root, { recursive: true });
+  await goInstall(
+    'compiling VictoriaLogs',
+    `${victoriaLogsPackage}@${victoriaLogsVersion}`,
+    binary,
+    join(root, 'build.log'),
+  );
+  log.done(`VictoriaLogs built: ${binary}`);
+  return binary;
+}
+
 /**
  * The collector project's own load generator, at the collector's version: the pipeline benchmark
  * and the memory-limiter fault test drive the collector with it. Not part of the stack, so
@@ -249,15 +293,11 @@ export async function ensureTelemetrygen(): Promise<string> {
   if (await exists(binary)) return binary;
   log.step(`Building telemetrygen v${version} (first time only; about a minute)`);
   await mkdir(toolDir, { recursive: true });
-  await run(
+  await goInstall(
     'building telemetrygen',
-    'go',
-    ['install', `github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v${version}`],
-    {
-      env: { ...process.env, GOBIN: toolDir },
-      logFile: join(toolDir, 'build.log'),
-      heartbeat: 'building telemetrygen',
-    },
+    `github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v${version}`,
+    binary,
+    join(toolDir, 'build.log'),
   );
   log.done(`telemetrygen built: ${binary}`);
   return binary;
@@ -276,6 +316,7 @@ export async function ensureInstalled(): Promise<Binaries> {
   // Sequential on purpose: each build already uses every core.
   const otelcol = await buildCollector(version);
   const jaeger = await buildJaeger(version);
+  const victoriaLogs = await buildVictoriaLogs(version);
   const debian = Object.assign({}, ...debianPackages.map((p) => p.binaries)) as Record<DebianBinary, string>;
-  return { ...debian, otelcol, jaeger };
+  return { ...debian, otelcol, jaeger, victoriaLogs };
 }

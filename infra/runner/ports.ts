@@ -17,6 +17,7 @@ export const ports = {
   jaegerHealth: 13134,
   jaegerMetrics: 8889,
   prometheus: 9090,
+  victoriaLogs: 9428,
   alertmanager: 9093,
   api: 8000,
   worker: 8002,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildSpanTree, type OtlpTraceData, renderSpanTree } from './trace.ts';
+import { renderLogRecords } from './logs.ts';
+import { buildSpanTree, checkTraceId, type OtlpTraceData, renderSpanTree } from './trace.ts';
 
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -90,5 +91,49 @@ describe('trace tree', () => {
     const roots = buildSpanTree(orphan);
     assert.equal(roots.length, 1);
     assert.equal(roots[0]?.name, 'late');
+  });
+});
+
+describe('logs of a trace', () => {
+  it('counts the log records of each span beside it, and in all', () => {
+    const counts = new Map([
+      ['a', 2],
+      ['c', 1],
+    ]);
+    const text = renderSpanTree(traceId, buildSpanTree(twoServices), counts);
+    assert.match(text, /3 spans, 2 services \(api, worker\), 1 with errors, 3 log records/);
+    assert.match(text, /api {2}POST \/executions {2}\[SERVER\] {2}100\.00 ms {2}2 logs/);
+    assert.match(text, /send executions {2}\[PRODUCER\] {2}5\.00 ms\n/, 'no count where a span has none');
+    assert.match(text, /process executions {2}\[CONSUMER\] {2}60\.00 ms {2}1 log {2}ERROR/);
+  });
+
+  it('prints a record a line: time, service, severity, message, span, its own attributes', () => {
+    const text = renderLogRecords([
+      {
+        _time: '2026-12-03T09:00:00.1Z',
+        _msg: 'execution finished',
+        _stream: '{service.name="worker"}',
+        'service.name': 'worker',
+        'service.instance.id': 'b7c1',
+        severity_text: 'info',
+        severity_number: '9',
+        trace_id: traceId,
+        span_id: 'c',
+        pipeline_id: 'p-1',
+        reason: 'risk limit breached',
+      },
+    ]);
+    assert.equal(
+      text,
+      '2026-12-03T09:00:00.1Z  worker              INFO   execution finished  span=c  pipeline_id=p-1 reason="risk limit breached"',
+    );
+  });
+
+  it('names a malformed trace id', () => {
+    assert.throws(
+      () => checkTraceId('xyz'),
+      /trace id "xyz" is not valid: expected 32 hexadecimal characters/,
+    );
+    assert.equal(checkTraceId(traceId.toUpperCase()), traceId);
   });
 });

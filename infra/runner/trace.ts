@@ -103,8 +103,15 @@ export function buildSpanTree(data: OtlpTraceData): SpanNode[] {
   return roots.sort(byStart);
 }
 
-/** Renders a span forest as an indented tree: service, operation, kind, duration, errors. */
-export function renderSpanTree(traceId: string, roots: SpanNode[]): string {
+/**
+ * Renders a span forest as an indented tree: service, operation, kind, duration, errors, and
+ * how many log records each span has when `logCounts` (by span id) is given.
+ */
+export function renderSpanTree(
+  traceId: string,
+  roots: SpanNode[],
+  logCounts?: ReadonlyMap<string, number>,
+): string {
   const all: SpanNode[] = [];
   const collect = (node: SpanNode): void => {
     all.push(node);
@@ -115,12 +122,15 @@ export function renderSpanTree(traceId: string, roots: SpanNode[]): string {
   const errors = all.filter((n) => n.error).length;
   const lines = [
     `trace ${traceId}: ${all.length} spans, ${services.size} services (${[...services].join(', ')})` +
-      (errors ? `, ${errors} with errors` : ''),
+      (errors ? `, ${errors} with errors` : '') +
+      (logCounts ? `, ${[...logCounts.values()].reduce((sum, n) => sum + n, 0)} log records` : ''),
   ];
   const walk = (node: SpanNode, prefix: string, branch: string): void => {
     const error = node.error ? `  ERROR: ${node.error}` : '';
+    const records = logCounts?.get(node.spanId);
+    const logs = records ? `  ${records} log${records === 1 ? '' : 's'}` : '';
     lines.push(
-      `${prefix}${branch}${node.service}  ${node.name}  [${node.kind}]  ${node.durationMs.toFixed(2)} ms${error}`,
+      `${prefix}${branch}${node.service}  ${node.name}  [${node.kind}]  ${node.durationMs.toFixed(2)} ms${logs}${error}`,
     );
     const childPrefix = prefix + (branch === '├─ ' ? '│  ' : branch === '└─ ' ? '   ' : '');
     for (const [i, child] of node.children.entries()) {
@@ -134,18 +144,24 @@ export function renderSpanTree(traceId: string, roots: SpanNode[]): string {
   return lines.join('\n');
 }
 
-const jaegerApi = `http://${LOOPBACK}:${ports.jaegerQuery}/api/v3`;
-
-/** Fetches one trace by id; `undefined` when Jaeger does not (yet) have it. */
-export async function fetchTrace(traceId: string): Promise<OtlpTraceData | undefined> {
+/** A trace id as W3C Trace Context writes it, lower-cased; a StackError names a malformed one. */
+export function checkTraceId(traceId: string): string {
   if (!/^[0-9a-f]{32}$/i.test(traceId)) {
     throw new StackError(
       `trace id ${JSON.stringify(traceId)} is not valid: expected 32 hexadecimal characters`,
     );
   }
+  return traceId.toLowerCase();
+}
+
+const jaegerApi = `http://${LOOPBACK}:${ports.jaegerQuery}/api/v3`;
+
+/** Fetches one trace by id; `undefined` when Jaeger does not (yet) have it. */
+export async function fetchTrace(traceId: string): Promise<OtlpTraceData | undefined> {
+  const id = checkTraceId(traceId);
   let response: Response;
   try {
-    response = await fetch(`${jaegerApi}/traces/${traceId.toLowerCase()}`, {
+    response = await fetch(`${jaegerApi}/traces/${id}`, {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {

@@ -21,6 +21,7 @@ import type { IDaemonSet, IStatefulSet } from 'kubernetes-models/apps/v1';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import { collectorConfigFiles, defineComponents, jaegerConfigFile } from '../../infra/runner/components.ts';
+import { victoriaLogsVersion } from '../../infra/runner/install.ts';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { type PortName, LOOPBACK, portEnvironment, ports } from '../../infra/runner/ports.ts';
 import { renderTemplate } from '../../infra/runner/render.ts';
@@ -209,6 +210,13 @@ describe('docker compose (infra/compose)', () => {
       assert.match(service.image, pinnedImage, `${name}: ${service.image} is pinned to a release`);
       if (service.image.startsWith('otel/opentelemetry-collector-contrib:')) {
         assert.equal(service.image, `otel/opentelemetry-collector-contrib:${collectorVersion}`);
+      }
+      if (service.image.startsWith('victoriametrics/victoria-logs:')) {
+        assert.equal(
+          service.image,
+          `victoriametrics/victoria-logs:${victoriaLogsVersion}`,
+          'the release the runner builds',
+        );
       }
     }
   });

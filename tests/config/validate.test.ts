@@ -25,6 +25,8 @@ const placeholderCredentials = {
   // Given explicitly so that the SigV4 extension does not look for an instance role.
   AWS_ACCESS_KEY_ID: 'AKIAPLACEHOLDER',
   AWS_SECRET_ACCESS_KEY: 'placeholder',
+  CLOUDWATCH_LOG_GROUP: '/trading-platform/services',
+  CLOUDWATCH_LOG_STREAM: 'otel',
   DD_API_KEY: 'placeholder',
   OTLP_VENDOR_ENDPOINT: 'https://otlp.vendor.invalid',
   OTLP_VENDOR_HEADERS: '{authorization: "Basic cGxhY2Vob2xkZXI="}',
