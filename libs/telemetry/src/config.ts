@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 
 export const metricsExporters = ['otlp', 'prometheus', 'console', 'none'] as const;
 export const tracesExporters = ['otlp', 'console', 'none'] as const;
+export const logsExporters = ['otlp', 'console', 'none'] as const;
 export const otlpProtocols = ['grpc', 'http/protobuf'] as const;
 export const samplers = [
   'always_on',
@@ -34,6 +35,7 @@ export const diagLogLevels = ['none', 'error', 'warn', 'info', 'debug', 'verbose
 
 export type MetricsExporterName = (typeof metricsExporters)[number];
 export type TracesExporterName = (typeof tracesExporters)[number];
+export type LogsExporterName = (typeof logsExporters)[number];
 export type OtlpProtocol = (typeof otlpProtocols)[number];
 export type SamplerName = (typeof samplers)[number];
 export type PropagatorName = (typeof propagators)[number];
@@ -54,7 +56,7 @@ export interface OtlpTls {
 export interface OtlpSignalConfig {
   /**
    * Full URL with its scheme. For http/protobuf it includes the signal path (/v1/traces,
-   * /v1/metrics); for gRPC, `http://` means plaintext and `https://` TLS.
+   * /v1/metrics, /v1/logs); for gRPC, `http://` means plaintext and `https://` TLS.
    */
   url: string;
   protocol: OtlpProtocol;
@@ -62,6 +64,14 @@ export interface OtlpSignalConfig {
   timeoutMillis: number;
   compression: Compression;
   tls: OtlpTls;
+}
+
+/** OTEL_BSP_* for spans, OTEL_BLRP_* for log records: the same four settings. */
+export interface BatchProcessorConfig {
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+  maxQueueSize: number;
+  maxExportBatchSize: number;
 }
 
 export interface SpanLimits {
@@ -73,6 +83,13 @@ export interface SpanLimits {
   attributePerLinkCountLimit: number;
 }
 
+export interface LogRecordLimits {
+  attributeValueLengthLimit: number;
+  attributeCountLimit: number;
+  /** Characters of a string body; longer ones are cut (TELEMETRY_LOG_BODY_LENGTH_LIMIT, ours). */
+  bodyLengthLimit: number;
+}
+
 export interface TelemetryConfig {
   /** OTEL_SDK_DISABLED: no providers, no exporters; instrumentation becomes no-ops. */
   disabled: boolean;
@@ -82,8 +99,10 @@ export interface TelemetryConfig {
   resourceAttributes: Record<string, string>;
   metricsExporters: MetricsExporterName[];
   tracesExporters: TracesExporterName[];
+  logsExporters: LogsExporterName[];
   otlpTraces: OtlpSignalConfig;
   otlpMetrics: OtlpSignalConfig;
+  otlpLogs: OtlpSignalConfig;
   metricsTemporality: TemporalityPreference;
   prometheus: { host: string; port: number };
   metricExportIntervalMillis: number;
@@ -94,14 +113,14 @@ export interface TelemetryConfig {
   propagators: Exclude<PropagatorName, 'none'>[];
   /** Limits of attributes anywhere (OTEL_ATTRIBUTE_*), refined for spans by OTEL_SPAN_*. */
   spanLimits: SpanLimits;
-  batchSpanProcessor: {
-    scheduledDelayMillis: number;
-    exportTimeoutMillis: number;
-    maxQueueSize: number;
-    maxExportBatchSize: number;
-  };
+  /** The same general limits, refined for log records by OTEL_LOGRECORD_*, and the body's length. */
+  logRecordLimits: LogRecordLimits;
+  batchSpanProcessor: BatchProcessorConfig;
+  batchLogRecordProcessor: BatchProcessorConfig;
   /** LOG_LEVEL: this library's logger. */
   logLevel: LogLevel;
+  /** TELEMETRY_LOG_STDOUT (ours): the logger writes its JSON line on standard output too. */
+  logStdout: boolean;
   /** OTEL_LOG_LEVEL: the OpenTelemetry diagnostic logger, when it is registered. */
   diagLogLevel: DiagLogLevelName;
   /** Values that were not understood, each with the default used instead (never in strict mode). */
@@ -260,14 +279,25 @@ const defaultCountLimit = 128;
  * span until export, and sent (most backends truncate far below: Datadog at 5,000 characters).
  */
 const defaultValueLengthLimit = 4096;
+/**
+ * The specification has no limit on a log record's body. Ours makes a record's size bounded
+ * (body, plus the attribute limits): a message of megabytes, logged in a loop, would otherwise be
+ * held in the batch processor's queue and the retry buffer, 2,048 records and more of it. 16 Ki
+ * characters keep any message a person writes whole; an Error's stack is not in the body but in
+ * `exception.stacktrace`, under the attribute limit.
+ */
+const defaultBodyLengthLimit = 16_384;
+
+/** The signals that OTLP exports, as the variables name them. */
+type OtlpSignal = 'TRACES' | 'METRICS' | 'LOGS';
 
 /** The variables of a setting, the per-signal one first. */
-const signalNames = (signal: 'TRACES' | 'METRICS', setting: string) => [
+const signalNames = (signal: OtlpSignal, setting: string) => [
   `OTEL_EXPORTER_OTLP_${signal}_${setting}`,
   `OTEL_EXPORTER_OTLP_${setting}`,
 ];
 
-function otlpEndpoint(reader: EnvReader, signal: 'TRACES' | 'METRICS', protocol: OtlpProtocol): string {
+function otlpEndpoint(reader: EnvReader, signal: OtlpSignal, protocol: OtlpProtocol): string {
   const specific = `OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`;
   const name = reader.first([specific, 'OTEL_EXPORTER_OTLP_ENDPOINT']);
   const value = name === undefined ? undefined : reader.raw(name);
@@ -302,7 +332,7 @@ function otlpEndpoint(reader: EnvReader, signal: 'TRACES' | 'METRICS', protocol:
   return `${value.replace(/\/+$/, '')}/v1/${signal.toLowerCase()}`;
 }
 
-function otlpTls(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpTls {
+function otlpTls(reader: EnvReader, signal: OtlpSignal): OtlpTls {
   const ca = reader.file(reader.first(signalNames(signal, 'CERTIFICATE')));
   const certName = reader.first(signalNames(signal, 'CLIENT_CERTIFICATE'));
   const keyName = reader.first(signalNames(signal, 'CLIENT_KEY'));
@@ -325,7 +355,7 @@ function otlpTls(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpTls {
   return tls;
 }
 
-function otlpSignal(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpSignalConfig {
+function otlpSignal(reader: EnvReader, signal: OtlpSignal): OtlpSignalConfig {
   const protocol = reader.oneOf(
     `OTEL_EXPORTER_OTLP_${signal}_PROTOCOL`,
     otlpProtocols,
@@ -347,21 +377,78 @@ function otlpSignal(reader: EnvReader, signal: 'TRACES' | 'METRICS'): OtlpSignal
   };
 }
 
-function spanLimits(reader: EnvReader): SpanLimits {
-  // Counts may be 0 (none kept); a length of 0 is refused by the SDK, which then keeps no limit at all.
-  const limit = (names: readonly string[], fallback: number, min = 0) => {
-    const name = reader.first(names);
-    return name === undefined ? fallback : reader.integer(name, fallback, { min });
-  };
-  const count = limit(['OTEL_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit);
-  const length = limit(['OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT'], defaultValueLengthLimit, 1);
+interface AttributeLimits {
+  attributeCountLimit: number;
+  attributeValueLengthLimit: number;
+}
+
+/** Counts may be 0 (none kept). */
+const countLimit = (reader: EnvReader, name: string, fallback: number) => reader.integer(name, fallback);
+/** A length of 0 is refused by the SDK, which then keeps no limit at all. */
+const lengthLimit = (reader: EnvReader, name: string, fallback: number) =>
+  reader.integer(name, fallback, { min: 1 });
+
+/** OTEL_ATTRIBUTE_*: the limits of attributes anywhere, the defaults of the per-signal ones. */
+function generalLimits(reader: EnvReader): AttributeLimits {
   return {
-    attributeCountLimit: limit(['OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT'], count),
-    attributeValueLengthLimit: limit(['OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT'], length, 1),
-    eventCountLimit: limit(['OTEL_SPAN_EVENT_COUNT_LIMIT'], defaultCountLimit),
-    linkCountLimit: limit(['OTEL_SPAN_LINK_COUNT_LIMIT'], defaultCountLimit),
-    attributePerEventCountLimit: limit(['OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit),
-    attributePerLinkCountLimit: limit(['OTEL_LINK_ATTRIBUTE_COUNT_LIMIT'], defaultCountLimit),
+    attributeCountLimit: countLimit(reader, 'OTEL_ATTRIBUTE_COUNT_LIMIT', defaultCountLimit),
+    attributeValueLengthLimit: lengthLimit(
+      reader,
+      'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      defaultValueLengthLimit,
+    ),
+  };
+}
+
+function spanLimits(reader: EnvReader, general: AttributeLimits): SpanLimits {
+  return {
+    attributeCountLimit: countLimit(reader, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', general.attributeCountLimit),
+    attributeValueLengthLimit: lengthLimit(
+      reader,
+      'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      general.attributeValueLengthLimit,
+    ),
+    eventCountLimit: countLimit(reader, 'OTEL_SPAN_EVENT_COUNT_LIMIT', defaultCountLimit),
+    linkCountLimit: countLimit(reader, 'OTEL_SPAN_LINK_COUNT_LIMIT', defaultCountLimit),
+    attributePerEventCountLimit: countLimit(reader, 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', defaultCountLimit),
+    attributePerLinkCountLimit: countLimit(reader, 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', defaultCountLimit),
+  };
+}
+
+function logRecordLimits(reader: EnvReader, general: AttributeLimits): LogRecordLimits {
+  return {
+    attributeCountLimit: countLimit(
+      reader,
+      'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT',
+      general.attributeCountLimit,
+    ),
+    attributeValueLengthLimit: lengthLimit(
+      reader,
+      'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      general.attributeValueLengthLimit,
+    ),
+    bodyLengthLimit: lengthLimit(reader, 'TELEMETRY_LOG_BODY_LENGTH_LIMIT', defaultBodyLengthLimit),
+  };
+}
+
+/**
+ * OTEL_BSP_* or OTEL_BLRP_*: the specification gives both processors the same defaults but the
+ * delay (5 s for spans, 1 s for log records); the batch is at most the queue.
+ */
+function batchProcessor(
+  reader: EnvReader,
+  prefix: 'OTEL_BSP' | 'OTEL_BLRP',
+  scheduledDelayMillis: number,
+): BatchProcessorConfig {
+  const maxQueueSize = reader.integer(`${prefix}_MAX_QUEUE_SIZE`, 2048, { min: 1 });
+  return {
+    scheduledDelayMillis: reader.integer(`${prefix}_SCHEDULE_DELAY`, scheduledDelayMillis, { min: 1 }),
+    exportTimeoutMillis: reader.integer(`${prefix}_EXPORT_TIMEOUT`, 30_000, { min: 1 }),
+    maxQueueSize,
+    maxExportBatchSize: reader.integer(`${prefix}_MAX_EXPORT_BATCH_SIZE`, Math.min(512, maxQueueSize), {
+      min: 1,
+      max: maxQueueSize,
+    }),
   };
 }
 
@@ -373,6 +460,8 @@ export interface ServiceIdentity {
 export interface ReadConfigOptions {
   /** Stop at the first wrong value instead of warning; also TELEMETRY_CONFIG_STRICT=true. */
   strict?: boolean | undefined;
+  /** Write log lines on standard output (default true); TELEMETRY_LOG_STDOUT overrides it. */
+  logStdout?: boolean | undefined;
 }
 
 /**
@@ -393,9 +482,9 @@ export function readTelemetryConfig(
   delete resourceAttributes['service.name'];
   delete resourceAttributes['service.version'];
 
-  const maxQueueSize = reader.integer('OTEL_BSP_MAX_QUEUE_SIZE', 2048, { min: 1 });
   const sampler = reader.oneOf('OTEL_TRACES_SAMPLER', samplers, 'parentbased_always_on');
   const propagatorNames = reader.listOf('OTEL_PROPAGATORS', propagators, ['tracecontext', 'baggage']);
+  const limits = generalLimits(reader);
   const config: TelemetryConfig = {
     disabled: reader.boolean('OTEL_SDK_DISABLED', false),
     serviceName,
@@ -403,8 +492,10 @@ export function readTelemetryConfig(
     resourceAttributes,
     metricsExporters: reader.listOf('OTEL_METRICS_EXPORTER', metricsExporters, ['otlp']),
     tracesExporters: reader.listOf('OTEL_TRACES_EXPORTER', tracesExporters, ['otlp']),
+    logsExporters: reader.listOf('OTEL_LOGS_EXPORTER', logsExporters, ['otlp']),
     otlpTraces: otlpSignal(reader, 'TRACES'),
     otlpMetrics: otlpSignal(reader, 'METRICS'),
+    otlpLogs: otlpSignal(reader, 'LOGS'),
     metricsTemporality: reader.oneOf(
       'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
       temporalityPreferences,
@@ -419,17 +510,12 @@ export function readTelemetryConfig(
     sampler,
     samplerRatio: sampler.endsWith('traceidratio') ? reader.ratio('OTEL_TRACES_SAMPLER_ARG', 1) : 1,
     propagators: propagatorNames.filter((name) => name !== 'none'),
-    spanLimits: spanLimits(reader),
-    batchSpanProcessor: {
-      scheduledDelayMillis: reader.integer('OTEL_BSP_SCHEDULE_DELAY', 5_000, { min: 1 }),
-      exportTimeoutMillis: reader.integer('OTEL_BSP_EXPORT_TIMEOUT', 30_000, { min: 1 }),
-      maxQueueSize,
-      maxExportBatchSize: reader.integer('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', Math.min(512, maxQueueSize), {
-        min: 1,
-        max: maxQueueSize,
-      }),
-    },
+    spanLimits: spanLimits(reader, limits),
+    logRecordLimits: logRecordLimits(reader, limits),
+    batchSpanProcessor: batchProcessor(reader, 'OTEL_BSP', 5_000),
+    batchLogRecordProcessor: batchProcessor(reader, 'OTEL_BLRP', 1_000),
     logLevel: reader.oneOf('LOG_LEVEL', logLevels, 'info'),
+    logStdout: reader.boolean('TELEMETRY_LOG_STDOUT', options.logStdout ?? true),
     diagLogLevel: reader.oneOf('OTEL_LOG_LEVEL', diagLogLevels, 'info'),
     warnings: reader.problems,
   };

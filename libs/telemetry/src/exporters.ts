@@ -4,6 +4,8 @@
  */
 import { type ChannelCredentials, credentials, Metadata } from '@grpc/grpc-js';
 import type { MeterProvider } from '@opentelemetry/api';
+import { OTLPLogExporter as OtlpGrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as OtlpProtoLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -24,6 +26,13 @@ import {
   TraceExporterMetricsHelper,
 } from '@opentelemetry/otlp-transformer';
 import {
+  BatchLogRecordProcessor,
+  ConsoleLogRecordExporter,
+  type LogRecordExporter,
+  type LogRecordProcessor,
+  type ReadableLogRecord,
+} from '@opentelemetry/sdk-logs';
+import {
   ConsoleMetricExporter,
   type IMetricReader,
   PeriodicExportingMetricReader,
@@ -38,7 +47,8 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { OtlpSignalConfig, TelemetryConfig, TemporalityPreference } from './config.ts';
 import type { Logger } from './logger.ts';
-import { RetryingSpanExporter } from './retry-exporter.ts';
+import { estimatedSize } from './logs.ts';
+import { type ExportedSignal, RetryingExporter, type RetryingExporterStats } from './retry-exporter.ts';
 import { createSpanEncoder } from './span-encoder.ts';
 
 function grpcMetadata(headers: Record<string, string>): Metadata {
@@ -121,6 +131,14 @@ function otlpSpanExporter(otlp: OtlpSignalConfig, selfObservability: MeterProvid
   return new OTLPExporterBase<ReadableSpan[]>(delegate);
 }
 
+/** The SDK's OTLP log exporters as they are; their own metrics go to `selfObservability`. */
+function otlpLogExporter(otlp: OtlpSignalConfig, selfObservability: MeterProvider): LogRecordExporter {
+  const options = transportOptions(otlp);
+  return otlp.protocol === 'grpc'
+    ? new OtlpGrpcLogExporter({ ...options.grpc, selfObsMeterProvider: selfObservability })
+    : new OtlpProtoLogExporter({ ...options.http, selfObsMeterProvider: selfObservability });
+}
+
 export function metricReaders(config: TelemetryConfig, logger: Logger): IMetricReader[] {
   const periodic = (exporter: PushMetricExporter) =>
     new PeriodicExportingMetricReader({
@@ -146,35 +164,51 @@ export function metricReaders(config: TelemetryConfig, logger: Logger): IMetricR
   });
 }
 
-export interface SpanPipeline {
-  processors: SpanProcessor[];
-  /** Span exporters that buffer and retry, for their statistics. */
-  retrying: RetryingSpanExporter[];
+export interface ExportPipeline<Processor, Item> {
+  processors: Processor[];
+  /** Exporters that buffer and retry, for their statistics. */
+  retrying: RetryingExporter<Item>[];
 }
 
+const droppedMetrics: Record<ExportedSignal, { name: string; unit: string; description: string }> = {
+  span: {
+    name: 'otel.sdk.processor.span.processed',
+    unit: '{span}',
+    description: 'Spans dropped by the retrying exporter, by the reason',
+  },
+  log: {
+    name: 'otel.sdk.processor.log.processed',
+    unit: '{log_record}',
+    description: 'Log records dropped by the retrying exporter, by the reason',
+  },
+};
+
 /**
- * Spans the retrying exporter dropped, beside those the batch processor drops with a full
- * queue: the same metric and `error.type` convention, so that one alert
- * (TelemetrySpansDroppedInService) covers every place a span can be lost inside a service.
- * `buffer_full` after a long outage (reported from start-up, at 0), or the error type of an
- * answer that no retry can change (`400`, `INVALID_ARGUMENT`, `UNAUTHENTICATED`, …).
+ * What the retrying exporter dropped, beside what the batch processor drops with a full queue:
+ * the same metric and `error.type` convention, so that one alert per signal
+ * (TelemetrySpansDroppedInService, and its logs twin) covers every place an item can be lost
+ * inside a service. `buffer_full` after a long outage (reported from start-up, at 0), or the
+ * error type of an answer that no retry can change (`400`, `INVALID_ARGUMENT`, …).
  */
-function observeDrops(exporter: RetryingSpanExporter, index: number, selfObservability: MeterProvider): void {
+function observeDrops(
+  exporter: { stats(): RetryingExporterStats },
+  signal: ExportedSignal,
+  index: number,
+  selfObservability: MeterProvider,
+): void {
   const component = {
-    'otel.component.type': 'retrying_span_exporter',
-    'otel.component.name': `retrying_span_exporter/${index}`,
+    'otel.component.type': `retrying_${signal}_exporter`,
+    'otel.component.name': `retrying_${signal}_exporter/${index}`,
   };
+  const { name, ...metric } = droppedMetrics[signal];
   selfObservability
     .getMeter('@tradeobs/telemetry')
-    .createObservableCounter('otel.sdk.processor.span.processed', {
-      unit: '{span}',
-      description: 'Spans dropped by the retrying exporter, by the reason',
-    })
+    .createObservableCounter(name, metric)
     .addCallback((result) => {
       const dropped = exporter.stats().droppedByErrorType;
       if (!dropped.has('buffer_full')) result.observe(0, { ...component, 'error.type': 'buffer_full' });
-      for (const [errorType, spans] of dropped)
-        result.observe(spans, { ...component, 'error.type': errorType });
+      for (const [errorType, items] of dropped)
+        result.observe(items, { ...component, 'error.type': errorType });
     });
 }
 
@@ -187,8 +221,8 @@ export function spanProcessors(
   config: TelemetryConfig,
   logger: Logger,
   selfObservability: MeterProvider,
-): SpanPipeline {
-  const retrying: RetryingSpanExporter[] = [];
+): ExportPipeline<SpanProcessor, ReadableSpan> {
+  const retrying: RetryingExporter<ReadableSpan>[] = [];
   const batch = (exporter: SpanExporter) =>
     new BatchSpanProcessor({
       exporter,
@@ -198,17 +232,63 @@ export function spanProcessors(
   const processors = config.tracesExporters.flatMap((name): SpanProcessor[] => {
     switch (name) {
       case 'otlp': {
-        const exporter = new RetryingSpanExporter(otlpSpanExporter(config.otlpTraces, selfObservability), {
+        const exporter = new RetryingExporter(otlpSpanExporter(config.otlpTraces, selfObservability), {
+          signal: 'span',
           // Ten queues' worth: a minute or more of our services' traffic during a collector outage.
-          maxBufferedSpans: config.batchSpanProcessor.maxQueueSize * 10,
+          maxBufferedItems: config.batchSpanProcessor.maxQueueSize * 10,
           warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpTraces.url }),
         });
-        observeDrops(exporter, retrying.length, selfObservability);
+        observeDrops(exporter, 'span', retrying.length, selfObservability);
         retrying.push(exporter);
         return [batch(exporter)];
       }
       case 'console':
         return [batch(new ConsoleSpanExporter())];
+      case 'none':
+        return [];
+    }
+  });
+  return { processors, retrying };
+}
+
+/**
+ * Log records as spans are sent: a batch processor with its bounded queue (OTEL_BLRP_*), whose
+ * own metrics count records processed and those dropped with `error.type=queue_full`, in front of
+ * the retrying exporter for OTLP. The processor alone would drop every batch exported while the
+ * collector restarts. Console output is batched too, unlike the SDK's own setup from the
+ * environment (a simple processor): then no record is written on the request's path either.
+ */
+export function logRecordProcessors(
+  config: TelemetryConfig,
+  logger: Logger,
+  selfObservability: MeterProvider,
+): ExportPipeline<LogRecordProcessor, ReadableLogRecord> {
+  const retrying: RetryingExporter<ReadableLogRecord>[] = [];
+  const batch = (exporter: LogRecordExporter) =>
+    new BatchLogRecordProcessor({
+      exporter,
+      ...config.batchLogRecordProcessor,
+      selfObsMeterProvider: selfObservability,
+    });
+  const processors = config.logsExporters.flatMap((name): LogRecordProcessor[] => {
+    switch (name) {
+      case 'otlp': {
+        const exporter = new RetryingExporter(otlpLogExporter(config.otlpLogs, selfObservability), {
+          signal: 'log',
+          maxBufferedItems: config.batchLogRecordProcessor.maxQueueSize * 10,
+          // A record weighs from a hundred bytes to the body and attribute limits (16 KiB and
+          // 128 × 4 KiB by default): 32 MiB are ten queues of records of 1.6 KiB, and a flood of
+          // huge lines during an outage costs no more than that.
+          maxBufferedBytes: 32 * 1024 * 1024,
+          sizeOf: estimatedSize,
+          warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpLogs.url }),
+        });
+        observeDrops(exporter, 'log', retrying.length, selfObservability);
+        retrying.push(exporter);
+        return [batch(exporter)];
+      }
+      case 'console':
+        return [batch(new ConsoleLogRecordExporter())];
       case 'none':
         return [];
     }

@@ -1,10 +1,11 @@
 /**
- * Takes every batch the BatchSpanProcessor hands over at once, and delivers it in the
- * background, again if need be, so that neither a collector restart nor a slow export loses
- * spans. The processor alone drops a batch whose export failed, and drops new spans while one
- * slow export holds it up and its queue fills (2,048 spans are a tenth of a second of a busy
- * service). Memory stays bounded: past `maxBufferedSpans` the oldest batches are dropped and
- * counted. Requests never wait for any of this.
+ * Takes every batch a batch processor (of spans or of log records) hands over at once, and
+ * delivers it in the background, again if need be, so that neither a collector restart nor a
+ * slow export loses what was recorded. The SDK's processors alone drop a batch whose export
+ * failed, and drop new items while one slow export holds them up and their queue fills (2,048
+ * spans are a tenth of a second of a busy service). Memory stays bounded: past
+ * `maxBufferedItems` (and `maxBufferedBytes`, for items whose size varies as log records' does)
+ * the oldest batches are dropped and counted. Requests never wait for any of this.
  *
  * Only failures that can succeed later are retried (`classifyExportFailure`): an endpoint that
  * is away or overloaded. A batch the endpoint rejected (bad request, bad credentials, too large)
@@ -13,10 +14,32 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPExporterError } from '@opentelemetry/otlp-exporter-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 
-export interface RetryingSpanExporterOptions {
-  maxBufferedSpans: number;
+/** What the SDK's SpanExporter and LogRecordExporter have in common. */
+export interface BatchExporter<Item> {
+  export(items: Item[], resultCallback: (result: ExportResult) => void): void;
+  forceFlush?(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** The signal whose items are exported: it names them in warnings. */
+export type ExportedSignal = 'span' | 'log';
+
+const vocabulary: Record<ExportedSignal, { items: string; field: string }> = {
+  span: { items: 'spans', field: 'spans' },
+  log: { items: 'log records', field: 'log_records' },
+};
+
+export interface RetryingExporterOptions<Item> {
+  signal: ExportedSignal;
+  maxBufferedItems: number;
+  /**
+   * With `sizeOf`, a second bound: the estimated bytes of the items held. Log records range from
+   * a hundred bytes to the body and attribute limits, so a bound in records alone would be a
+   * bound of gigabytes in the worst case.
+   */
+  maxBufferedBytes?: number;
+  sizeOf?: (item: Item) => number;
   /** Batches sent at once while the endpoint answers; one at a time while it fails. */
   maxConcurrentExports?: number;
   /**
@@ -31,21 +54,17 @@ export interface RetryingSpanExporterOptions {
   warnIntervalMillis?: number;
 }
 
-/** The totals, which add up across exporters. */
-export interface RetryStats {
-  /** Spans taken but not delivered yet: waiting, being sent, or kept after a failure. */
-  bufferedSpans: number;
-  /** Spans never delivered, whatever the reason: the sum of `droppedByErrorType`. */
-  droppedSpans: number;
-  /** Spans delivered after a failed export held them back. */
-  retriedSpans: number;
-}
-
-export interface RetryingSpanExporterStats extends RetryStats {
+export interface RetryingExporterStats {
+  /** Items taken but not delivered yet: waiting, being sent, or kept after a failure. */
+  bufferedItems: number;
+  /** Items never delivered, whatever the reason: the sum of `droppedByErrorType`. */
+  droppedItems: number;
+  /** Items delivered after a failed export held them back. */
+  retriedItems: number;
   /**
-   * Dropped spans by `error.type`: `buffer_full` for the oldest dropped to bound memory, else
+   * Dropped items by `error.type`: `buffer_full` for the oldest dropped to bound memory, else
    * the `errorType` of `classifyExportFailure` for a batch the endpoint rejected. Only the types
-   * that dropped a span are present.
+   * that dropped an item are present.
    */
   droppedByErrorType: ReadonlyMap<string, number>;
 }
@@ -57,7 +76,7 @@ export interface ExportFailure {
   errorType: string;
 }
 
-/** The `error.type` of spans dropped because the buffer was full. */
+/** The `error.type` of items dropped because the buffer was full. */
 const BUFFER_FULL = 'buffer_full';
 
 /**
@@ -136,32 +155,39 @@ export function classifyExportFailure(error: unknown): ExportFailure {
   return { retryable: false, errorType: error.name };
 }
 
-interface Batch {
-  spans: ReadableSpan[];
+interface Batch<Item> {
+  items: Item[];
+  /** Estimated by `sizeOf` when the batch was taken; 0 without it. */
+  bytes: number;
   failedAttempts: number;
   /** Taken while exports were failing: waited for the endpoint to come back. */
   heldBack: boolean;
 }
 
-export class RetryingSpanExporter implements SpanExporter {
-  readonly #inner: SpanExporter;
-  readonly #options: Required<RetryingSpanExporterOptions>;
+export class RetryingExporter<Item> implements BatchExporter<Item> {
+  readonly #inner: BatchExporter<Item>;
+  readonly #options: Required<Omit<RetryingExporterOptions<Item>, 'sizeOf'>>;
+  readonly #sizeOf: ((item: Item) => number) | undefined;
+  readonly #words: { items: string; field: string };
   /** Oldest first; batches being sent are not in here. */
-  readonly #waiting: Batch[] = [];
+  readonly #waiting: Batch<Item>[] = [];
   /** Batches being sent, each with the promise that settles when its send has an answer. */
-  readonly #sending = new Map<Batch, Promise<void>>();
+  readonly #sending = new Map<Batch<Item>, Promise<void>>();
   readonly #dropped = new Map<string, number>();
-  #droppedSpans = 0;
-  #retriedSpans = 0;
+  #droppedItems = 0;
+  #retriedItems = 0;
   #failing = false;
   /** The longest the next retry may wait, the shortest being half of it; reset by a delivery. */
   #backoffCeiling: number;
   #timer: NodeJS.Timeout | undefined;
   #lastWarning = Number.NEGATIVE_INFINITY;
 
-  constructor(inner: SpanExporter, options: RetryingSpanExporterOptions) {
+  constructor(inner: BatchExporter<Item>, { sizeOf, ...options }: RetryingExporterOptions<Item>) {
     this.#inner = inner;
+    this.#sizeOf = sizeOf;
+    this.#words = vocabulary[options.signal];
     this.#options = {
+      maxBufferedBytes: Number.POSITIVE_INFINITY,
       maxConcurrentExports: 2,
       initialBackoffMillis: 1_000,
       maxBackoffMillis: 30_000,
@@ -171,41 +197,47 @@ export class RetryingSpanExporter implements SpanExporter {
     this.#backoffCeiling = this.#options.initialBackoffMillis;
   }
 
-  stats(): RetryingSpanExporterStats {
+  stats(): RetryingExporterStats {
     return {
-      bufferedSpans: this.#heldSpans(),
-      droppedSpans: this.#droppedSpans,
+      bufferedItems: this.#held().items,
+      droppedItems: this.#droppedItems,
       droppedByErrorType: new Map(this.#dropped),
-      retriedSpans: this.#retriedSpans,
+      retriedItems: this.#retriedItems,
     };
   }
 
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.#waiting.push({ spans, failedAttempts: 0, heldBack: this.#failing });
+  export(items: Item[], resultCallback: (result: ExportResult) => void): void {
+    let bytes = 0;
+    if (this.#sizeOf) for (const item of items) bytes += this.#sizeOf(item);
+    this.#waiting.push({ items, bytes, failedAttempts: 0, heldBack: this.#failing });
     this.#bound();
     this.#pump();
-    // The spans are ours now: the processor can go on batching at once.
+    // The items are ours now: the processor can go on batching at once.
     resultCallback({ code: ExportResultCode.SUCCESS });
   }
 
-  #heldSpans(): number {
-    let spans = 0;
-    for (const batch of this.#waiting) spans += batch.spans.length;
-    for (const batch of this.#sending.keys()) spans += batch.spans.length;
-    return spans;
+  #held(): { items: number; bytes: number } {
+    const held = { items: 0, bytes: 0 };
+    for (const batch of [...this.#waiting, ...this.#sending.keys()]) {
+      held.items += batch.items.length;
+      held.bytes += batch.bytes;
+    }
+    return held;
   }
 
-  #drop(batch: Batch, errorType: string): void {
-    this.#droppedSpans += batch.spans.length;
-    this.#dropped.set(errorType, (this.#dropped.get(errorType) ?? 0) + batch.spans.length);
+  #drop(batch: Batch<Item>, errorType: string): void {
+    this.#droppedItems += batch.items.length;
+    this.#dropped.set(errorType, (this.#dropped.get(errorType) ?? 0) + batch.items.length);
   }
 
-  /** Drops the oldest waiting batches while more than the limit are held. */
+  /** Drops the oldest waiting batches while more than either limit is held. */
   #bound(): void {
-    let held = this.#heldSpans();
-    while (held > this.#options.maxBufferedSpans && this.#waiting.length > 0) {
-      const oldest = this.#waiting.shift() as Batch;
-      held -= oldest.spans.length;
+    const held = this.#held();
+    const { maxBufferedItems, maxBufferedBytes } = this.#options;
+    while ((held.items > maxBufferedItems || held.bytes > maxBufferedBytes) && this.#waiting.length > 0) {
+      const oldest = this.#waiting.shift() as Batch<Item>;
+      held.items -= oldest.items.length;
+      held.bytes -= oldest.bytes;
       this.#drop(oldest, BUFFER_FULL);
     }
   }
@@ -218,35 +250,40 @@ export class RetryingSpanExporter implements SpanExporter {
       this.#waiting.length > 0 &&
       this.#sending.size < (this.#failing ? 1 : this.#options.maxConcurrentExports)
     ) {
-      void this.#send(this.#waiting.shift() as Batch);
+      void this.#send(this.#waiting.shift() as Batch<Item>);
     }
   }
 
   /** Sends one batch; resolves once it was delivered, dropped, or put back to wait after a failure. */
-  #send(batch: Batch): Promise<void> {
+  #send(batch: Batch<Item>): Promise<void> {
     // In the map before the export starts: an exporter may answer synchronously.
     const { promise, resolve } = Promise.withResolvers<undefined>();
     this.#sending.set(batch, promise);
-    this.#inner.export(batch.spans, (result) => {
+    this.#inner.export(batch.items, (result) => {
       this.#sending.delete(batch);
       if (result.code === ExportResultCode.SUCCESS) {
-        if (batch.failedAttempts > 0 || batch.heldBack) this.#retriedSpans += batch.spans.length;
+        if (batch.failedAttempts > 0 || batch.heldBack) this.#retriedItems += batch.items.length;
         this.#failing = false;
         this.#backoffCeiling = this.#options.initialBackoffMillis;
       } else {
         const failure = classifyExportFailure(result.error);
         if (failure.retryable) {
           batch.failedAttempts += 1;
-          // Back to the front: the oldest spans go first, and are the first dropped if need be.
+          // Back to the front: the oldest items go first, and are the first dropped if need be.
           this.#waiting.unshift(batch);
           this.#bound();
           this.#retryLater(result.error, failure.errorType);
         } else {
           // Leaves the backoff alone: one rejected batch says nothing of whether the endpoint is up.
           this.#drop(batch, failure.errorType);
-          this.#warn('span export rejected; dropping the batch', result.error, failure.errorType, {
-            spans: batch.spans.length,
-          });
+          this.#warn(
+            `${this.#options.signal} export rejected; dropping the batch`,
+            result.error,
+            failure.errorType,
+            {
+              [this.#words.field]: batch.items.length,
+            },
+          );
         }
       }
       resolve(undefined);
@@ -260,9 +297,14 @@ export class RetryingSpanExporter implements SpanExporter {
     // One retry is scheduled at a time; failures of the sends already under way change nothing.
     if (this.#timer !== undefined) return;
     const delay = this.#nextBackoff();
-    this.#warn('span export failed; keeping spans to retry', error, errorType, {
-      retry_in_millis: Math.round(delay),
-    });
+    this.#warn(
+      `${this.#options.signal} export failed; keeping ${this.#words.items} to retry`,
+      error,
+      errorType,
+      {
+        retry_in_millis: Math.round(delay),
+      },
+    );
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#pump();
@@ -292,8 +334,8 @@ export class RetryingSpanExporter implements SpanExporter {
       error: error?.message ?? 'unknown',
       error_type: errorType,
       ...fields,
-      buffered_spans: this.#heldSpans(),
-      dropped_spans: this.#droppedSpans,
+      [`buffered_${this.#words.field}`]: this.#held().items,
+      [`dropped_${this.#words.field}`]: this.#droppedItems,
       // Everything dropped so far, warned of or not: the warnings in between were throttled.
       dropped_by_error_type: Object.fromEntries(this.#dropped),
     });

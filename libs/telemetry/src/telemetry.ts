@@ -1,19 +1,22 @@
 /**
  * initTelemetry(): the one call a service makes. It reads the environment contract, builds
- * the meter and tracer providers with the exporters it names, starts runtime metrics, creates
- * the instruments of the service's catalog and returns everything a service needs, explicitly.
- * The middleware and wrappers of this library take the returned object (or any other providers),
- * not a hidden global. Global state is touched only when asked: `registerGlobal` registers the
- * providers, propagator, context manager, diagnostic logger and error handler with the
- * OpenTelemetry API, so that other instrumentation in the process reports through the same
- * pipeline; `handleSignals` flushes on SIGTERM and SIGINT.
+ * the meter, tracer and logger providers with the exporters it names, starts runtime metrics,
+ * creates the instruments of the service's catalog and returns everything a service needs,
+ * explicitly. The middleware and wrappers of this library take the returned object (or any other
+ * providers), not a hidden global. Global state is touched only when asked: `registerGlobal`
+ * registers the providers, propagator, context manager, diagnostic logger and error handler with
+ * the OpenTelemetry API, so that other instrumentation in the process (pino's, for one) reports
+ * through the same pipeline; `handleSignals` flushes on SIGTERM and SIGINT.
  */
 import { randomUUID } from 'node:crypto';
 import {
   context,
+  createNoopLogger,
   createNoopMeter,
   diag,
   DiagLogLevel,
+  type LoggerProvider as ApiLoggerProvider,
+  logs,
   metrics,
   propagation,
   type Meter,
@@ -33,6 +36,7 @@ import {
 } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { type IMetricReader, MeterProvider } from '@opentelemetry/sdk-metrics';
 import {
   AlwaysOffSampler,
@@ -53,11 +57,12 @@ import {
   type SamplerName,
   type TelemetryConfig,
 } from './config.ts';
-import { metricReaders, spanProcessors } from './exporters.ts';
+import { logRecordProcessors, metricReaders, spanProcessors } from './exporters.ts';
 import { AggregatedHistograms } from './histograms.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createLoggerProvider } from './logs.ts';
 import { instrumentationScope } from './providers.ts';
-import type { RetryStats } from './retry-exporter.ts';
+import type { RetryingExporterStats } from './retry-exporter.ts';
 import { startRuntimeMetrics } from './runtime.ts';
 
 /** A service's own metrics, declared once each (see ./catalog). */
@@ -82,6 +87,8 @@ export interface TelemetryOptions<C extends Catalog = NoCatalog> {
   metricReaders?: IMetricReader[];
   /** Span processors added to those the environment names. */
   spanProcessors?: SpanProcessor[];
+  /** Log record processors added to those the environment names. */
+  logRecordProcessors?: LogRecordProcessor[];
   /**
    * Register the providers, the propagator, an AsyncLocalStorage context manager, the diagnostic
    * logger (at OTEL_LOG_LEVEL) and the error handler with the OpenTelemetry API. Default true;
@@ -94,17 +101,39 @@ export interface TelemetryOptions<C extends Catalog = NoCatalog> {
   shutdownTimeoutMillis?: number;
   /** Log line sink; standard output by default. */
   logWrite?: (line: string) => void;
+  /**
+   * Whether `logger` writes its JSON lines (the records go to OTEL_LOGS_EXPORTER regardless).
+   * Default true; TELEMETRY_LOG_STDOUT overrides it. The library's own warnings are always written.
+   */
+  logStdout?: boolean;
+}
+
+/** Spans held by the retrying exporters and given up on, summed over them. */
+export interface SpanExportStats {
+  bufferedSpans: number;
+  droppedSpans: number;
+  retriedSpans: number;
+}
+
+/** Log records held by the retrying exporters and given up on, summed over them. */
+export interface LogExportStats {
+  bufferedLogRecords: number;
+  droppedLogRecords: number;
+  retriedLogRecords: number;
 }
 
 export interface Telemetry<C extends Catalog = NoCatalog> {
   readonly config: TelemetryConfig;
   readonly tracerProvider: ApiTracerProvider;
   readonly meterProvider: ApiMeterProvider;
+  /** Where `logger`'s records go; registered as the global one with `registerGlobal`, for log bridges. */
+  readonly loggerProvider: ApiLoggerProvider;
   /** The propagators of OTEL_PROPAGATORS (W3C trace context and baggage by default). */
   readonly propagator: TextMapPropagator;
   /** This library's meter and tracer (its instrumentation scope). */
   readonly meter: Meter;
   readonly tracer: Tracer;
+  /** JSON lines on standard output and log records for OTEL_LOGS_EXPORTER, from one call. */
   readonly logger: Logger;
   /** The catalog's instruments, one per metric it declares. */
   readonly metrics: Instruments<C>;
@@ -116,9 +145,11 @@ export interface Telemetry<C extends Catalog = NoCatalog> {
   /** Whether spans can be recorded at all (false with nowhere to send them, or when disabled). */
   readonly tracing: boolean;
   /** Spans waiting for a retry after failed exports, and spans given up on. */
-  spanExportStats(): RetryStats;
+  spanExportStats(): SpanExportStats;
+  /** Log records waiting for a retry after failed exports, and records given up on. */
+  logExportStats(): LogExportStats;
   forceFlush(): Promise<void>;
-  /** Flushes and stops both signals; resolves within shutdownTimeoutMillis. Safe to call twice. */
+  /** Flushes and stops the three signals; resolves within shutdownTimeoutMillis. Safe to call twice. */
   shutdown(): Promise<void>;
 }
 
@@ -211,20 +242,34 @@ function registerDiagnostics(logger: Logger, level: DiagLogLevelName): void {
 }
 
 const noopMeterProvider: ApiMeterProvider = { getMeter: () => createNoopMeter() };
+const noopLoggerProvider: ApiLoggerProvider = { getLogger: () => createNoopLogger() };
+
+/** What the retrying exporters hold and gave up on, summed. */
+function retryTotals(exporters: readonly { stats(): RetryingExporterStats }[]) {
+  const totals = { buffered: 0, dropped: 0, retried: 0 };
+  for (const exporter of exporters) {
+    const stats = exporter.stats();
+    totals.buffered += stats.bufferedItems;
+    totals.dropped += stats.droppedItems;
+    totals.retried += stats.retriedItems;
+  }
+  return totals;
+}
 
 export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryOptions<C>): Telemetry<C> {
-  const config = readTelemetryConfig(options, options.env, { strict: options.strict });
-  const logger = createLogger({
-    service: config.serviceName,
-    level: config.logLevel,
-    ...(options.logWrite ? { write: options.logWrite } : {}),
+  const config = readTelemetryConfig(options, options.env, {
+    strict: options.strict,
+    logStdout: options.logStdout,
   });
-  for (const warning of config.warnings) logger.warn(`telemetry configuration: ${warning}`);
-  const diagnostics = createLogger({
-    service: config.serviceName,
-    level: 'debug',
-    ...(options.logWrite ? { write: options.logWrite } : {}),
-  }).child({ 'log.logger': 'opentelemetry' });
+  const write = options.logWrite ? { write: options.logWrite } : {};
+  // The library's own warnings (configuration, failed exports) are lines only, whatever
+  // TELEMETRY_LOG_STDOUT says: reported through the log export, an outage of the collector would
+  // be reported through the path that is out (and each report would be one more record to hold).
+  const pipelineLog = createLogger({ service: config.serviceName, level: config.logLevel, ...write });
+  for (const warning of config.warnings) pipelineLog.warn(`telemetry configuration: ${warning}`);
+  const diagnostics = createLogger({ service: config.serviceName, level: 'debug', ...write }).child({
+    'log.logger': 'opentelemetry',
+  });
   const catalog = (options.catalog ?? {}) as C;
   const propagator = propagatorOf(config.propagators);
   const registerGlobal = options.registerGlobal ?? true;
@@ -244,15 +289,22 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
       config,
       tracerProvider,
       meterProvider: noopMeterProvider,
+      loggerProvider: noopLoggerProvider,
       propagator,
       meter,
       tracer: tracerProvider.getTracer(instrumentationScope.name),
-      logger,
+      logger: createLogger({
+        service: config.serviceName,
+        level: config.logLevel,
+        lines: config.logStdout,
+        ...write,
+      }),
       metrics: createInstruments(meter, catalog),
       // Attached to no reader: what is recorded goes nowhere, at the cost of a few additions.
       histograms: new AggregatedHistograms(instrumentationScope),
       tracing: false,
       spanExportStats: () => ({ bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 }),
+      logExportStats: () => ({ bufferedLogRecords: 0, droppedLogRecords: 0, retriedLogRecords: 0 }),
       forceFlush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
     };
@@ -274,11 +326,11 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
   const meterProvider = new MeterProvider({
     resource,
     views: catalogViews(catalog, instrumentationScope.name),
-    readers: [...metricReaders(config, logger), ...(options.metricReaders ?? [])].map((reader) =>
+    readers: [...metricReaders(config, pipelineLog), ...(options.metricReaders ?? [])].map((reader) =>
       histograms.attach(reader),
     ),
   });
-  const spans = spanProcessors(config, logger, meterProvider);
+  const spans = spanProcessors(config, pipelineLog, meterProvider);
   const allSpanProcessors = [...spans.processors, ...(options.spanProcessors ?? [])];
   const tracerProvider = new TracerProvider({
     resource,
@@ -290,9 +342,29 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
     idGenerator: new BlockRandomIdGenerator(),
   });
 
+  const logPipeline = logRecordProcessors(config, pipelineLog, meterProvider);
+  const allLogRecordProcessors = [...logPipeline.processors, ...(options.logRecordProcessors ?? [])];
+  const loggerProvider = createLoggerProvider({
+    resource,
+    limits: config.logRecordLimits,
+    processors: allLogRecordProcessors,
+    selfObservability: meterProvider,
+  });
+  const logger = createLogger({
+    service: config.serviceName,
+    level: config.logLevel,
+    lines: config.logStdout,
+    ...write,
+    // With nowhere to send records (OTEL_LOGS_EXPORTER=none), making them is pure cost.
+    ...(allLogRecordProcessors.length > 0
+      ? { records: loggerProvider.getLogger(instrumentationScope.name, instrumentationScope.version) }
+      : {}),
+  });
+
   if (registerGlobal) {
     metrics.setGlobalMeterProvider(meterProvider);
     trace.setGlobalTracerProvider(tracerProvider);
+    logs.setGlobalLoggerProvider(loggerProvider);
   }
 
   const meter = meterProvider.getMeter(instrumentationScope.name, instrumentationScope.version);
@@ -304,7 +376,11 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
     shuttingDown ??= withTimeout(
       (async () => {
         stopRuntimeMetrics();
-        await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+        await Promise.allSettled([
+          tracerProvider.shutdown(),
+          loggerProvider.shutdown(),
+          meterProvider.shutdown(),
+        ]);
       })(),
       shutdownTimeoutMillis,
     );
@@ -328,6 +404,7 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
     config,
     tracerProvider,
     meterProvider,
+    loggerProvider,
     propagator,
     meter,
     tracer: tracerProvider.getTracer(instrumentationScope.name, instrumentationScope.version),
@@ -335,23 +412,20 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
     metrics: createInstruments(meter, catalog),
     histograms,
     tracing: allSpanProcessors.length > 0,
-    spanExportStats: () =>
-      spans.retrying.reduce<RetryStats>(
-        (sum, exporter) => {
-          const stats = exporter.stats();
-          return {
-            bufferedSpans: sum.bufferedSpans + stats.bufferedSpans,
-            droppedSpans: sum.droppedSpans + stats.droppedSpans,
-            retriedSpans: sum.retriedSpans + stats.retriedSpans,
-          };
-        },
-        { bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 },
-      ),
+    spanExportStats: () => {
+      const { buffered, dropped, retried } = retryTotals(spans.retrying);
+      return { bufferedSpans: buffered, droppedSpans: dropped, retriedSpans: retried };
+    },
+    logExportStats: () => {
+      const { buffered, dropped, retried } = retryTotals(logPipeline.retrying);
+      return { bufferedLogRecords: buffered, droppedLogRecords: dropped, retriedLogRecords: retried };
+    },
     forceFlush: async () => {
-      // The processors hand their spans to the retrying exporters, which deliver them in the
+      // The processors hand their batches to the retrying exporters, which deliver them in the
       // background: flushed means delivered (or failed once more), so they are flushed too.
       await Promise.allSettled([
         tracerProvider.forceFlush().then(() => Promise.all(spans.retrying.map((e) => e.forceFlush()))),
+        loggerProvider.forceFlush().then(() => Promise.all(logPipeline.retrying.map((e) => e.forceFlush()))),
         meterProvider.forceFlush(),
       ]);
     },

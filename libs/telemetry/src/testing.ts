@@ -1,9 +1,14 @@
 /**
  * In-memory telemetry for tests: the library wired to exporters that a test can read. Services
- * use it to assert the spans, metrics and log lines their code produces.
+ * use it to assert the spans, metrics, log lines and log records their code produces.
  */
 import { type Attributes, context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  InMemoryLogRecordExporter,
+  type ReadableLogRecord,
+  SimpleLogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
 import {
   AggregationTemporality,
   type DataPoint,
@@ -17,7 +22,10 @@ import { type Catalog, initTelemetry, type NoCatalog, type Telemetry } from './t
 export interface TestTelemetry<C extends Catalog = NoCatalog> {
   telemetry: Telemetry<C>;
   spans: InMemorySpanExporter;
+  /** The JSON lines the logger wrote, parsed. */
   logs: Record<string, unknown>[];
+  /** The log records emitted so far, as the exporters get them (with resource and trace context). */
+  logRecords: () => ReadableLogRecord[];
   /** Data points of one metric, collected now, from every scope that records it. */
   points: (name: string) => Promise<DataPoint<unknown>[]>;
   metricNames: () => Promise<string[]>;
@@ -46,14 +54,22 @@ export function testTelemetry<C extends Catalog = NoCatalog>(
     exportIntervalMillis: 3_600_000,
   });
   const logs: Record<string, unknown>[] = [];
+  // Simple, not batched: each record is there as soon as it is emitted.
+  const logRecords = new InMemoryLogRecordExporter();
   const telemetry = initTelemetry<C>({
     serviceName: 'unit-test',
     ...(catalog ? { catalog } : {}),
     strict: true,
     serviceVersion: '0.0.1',
-    env: { OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', ...env },
+    env: {
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+      ...env,
+    },
     metricReaders: [reader],
     spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
+    logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logRecords })],
     registerGlobal: false,
     logWrite: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
   });
@@ -65,6 +81,7 @@ export function testTelemetry<C extends Catalog = NoCatalog>(
     telemetry,
     spans,
     logs,
+    logRecords: () => logRecords.getFinishedLogRecords(),
     points: async (name) =>
       (await collectAll())
         .filter((m) => m.descriptor.name === name)

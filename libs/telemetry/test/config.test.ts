@@ -285,6 +285,173 @@ describe('environment contract', () => {
     );
   });
 
+  it('logs: OTLP gRPC by default, the batch processor of the specification, our record limits, lines on', () => {
+    const config = read({});
+    assert.deepEqual(config.logsExporters, ['otlp']);
+    assert.deepEqual(
+      [
+        config.otlpLogs.url,
+        config.otlpLogs.protocol,
+        config.otlpLogs.timeoutMillis,
+        config.otlpLogs.compression,
+      ],
+      ['http://127.0.0.1:4317', 'grpc', 10_000, 'none'],
+    );
+    assert.deepEqual(config.batchLogRecordProcessor, {
+      scheduledDelayMillis: 1000,
+      exportTimeoutMillis: 30000,
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+    });
+    assert.deepEqual(config.logRecordLimits, {
+      attributeCountLimit: 128,
+      attributeValueLengthLimit: 4096,
+      bodyLengthLimit: 16_384,
+    });
+    assert.equal(config.logStdout, true);
+    assert.equal(readTelemetryConfig(identity, {}, { logStdout: false }).logStdout, false);
+    assert.equal(
+      readTelemetryConfig(identity, { TELEMETRY_LOG_STDOUT: 'true' }, { logStdout: false }).logStdout,
+      true,
+      'the variable overrides the option',
+    );
+  });
+
+  it('logs: the per-signal OTLP settings win over the general ones, as for traces and metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tls-'));
+    await writeFile(join(dir, 'ca.pem'), 'CA');
+    await writeFile(join(dir, 'logs-ca.pem'), 'LOGS CA');
+    const config = read({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com',
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc,x-tenant=t1',
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-tenant=logs',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
+      OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '2000',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+      OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'gzip',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'ca.pem'),
+      OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: join(dir, 'logs-ca.pem'),
+    });
+    assert.deepEqual(
+      [
+        config.otlpLogs.protocol,
+        config.otlpLogs.url,
+        config.otlpLogs.headers,
+        config.otlpLogs.timeoutMillis,
+        config.otlpLogs.compression,
+        config.otlpLogs.tls.ca?.toString(),
+      ],
+      [
+        'http/protobuf',
+        'https://otlp.example.com/v1/logs',
+        { authorization: 'Bearer abc', 'x-tenant': 'logs' },
+        2000,
+        'gzip',
+        'LOGS CA',
+      ],
+    );
+    assert.deepEqual(
+      [config.otlpTraces.protocol, config.otlpTraces.timeoutMillis, config.otlpTraces.tls.ca?.toString()],
+      ['grpc', 5000, 'CA'],
+      'the other signals keep the general ones',
+    );
+    assert.equal(
+      read({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'https://logs.example.com/custom' }).otlpLogs.url,
+      'https://logs.example.com/custom',
+    );
+    assert.equal(
+      read({ OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf' }).otlpLogs.url,
+      'http://127.0.0.1:4318/v1/logs',
+    );
+    assert.equal(
+      read({ OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'logs:4317', OTEL_EXPORTER_OTLP_LOGS_INSECURE: 'true' })
+        .otlpLogs.url,
+      'http://logs:4317',
+    );
+  });
+
+  it('logs: reads OTEL_LOGS_EXPORTER, OTEL_BLRP_* and the log record limits, and warns about values it does not understand', () => {
+    const config = read({
+      OTEL_LOGS_EXPORTER: 'console,otlp',
+      OTEL_BLRP_SCHEDULE_DELAY: '200',
+      OTEL_BLRP_EXPORT_TIMEOUT: '5000',
+      OTEL_BLRP_MAX_QUEUE_SIZE: '100',
+      OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '10',
+      OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '10',
+      OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '5',
+      TELEMETRY_LOG_BODY_LENGTH_LIMIT: '1000',
+      TELEMETRY_LOG_STDOUT: 'FALSE',
+    });
+    assert.deepEqual(config.logsExporters, ['console', 'otlp']);
+    assert.deepEqual(config.batchLogRecordProcessor, {
+      scheduledDelayMillis: 200,
+      exportTimeoutMillis: 5000,
+      maxQueueSize: 100,
+      maxExportBatchSize: 10,
+    });
+    assert.equal(config.batchSpanProcessor.maxQueueSize, 2048, 'OTEL_BSP_* are apart');
+    assert.deepEqual(config.logRecordLimits, {
+      attributeValueLengthLimit: 100,
+      attributeCountLimit: 5,
+      bodyLengthLimit: 1000,
+    });
+    assert.equal(config.spanLimits.attributeCountLimit, 10, 'the general limit, for spans');
+    assert.equal(config.logStdout, false);
+    assert.deepEqual(read({ OTEL_LOGS_EXPORTER: 'none' }).logsExporters, ['none']);
+    assert.deepEqual(
+      read({ OTEL_BLRP_MAX_QUEUE_SIZE: '100' }).batchLogRecordProcessor.maxExportBatchSize,
+      100,
+    );
+
+    const wrong = read({
+      OTEL_LOGS_EXPORTER: 'otlp,loki',
+      OTEL_BLRP_SCHEDULE_DELAY: '-1',
+      OTEL_BLRP_MAX_QUEUE_SIZE: '0',
+      OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '0',
+      TELEMETRY_LOG_BODY_LENGTH_LIMIT: 'big',
+      TELEMETRY_LOG_STDOUT: 'no',
+    });
+    assert.deepEqual(
+      [
+        wrong.logsExporters,
+        wrong.batchLogRecordProcessor.scheduledDelayMillis,
+        wrong.batchLogRecordProcessor.maxQueueSize,
+        wrong.logRecordLimits.attributeValueLengthLimit,
+        wrong.logRecordLimits.bodyLengthLimit,
+        wrong.logStdout,
+      ],
+      [['otlp'], 1000, 2048, 4096, 16_384, true],
+    );
+    const warnings = wrong.warnings.join('\n');
+    assert.match(
+      warnings,
+      /OTEL_LOGS_EXPORTER="otlp,loki": loki not known \(allowed values are otlp, console, none, comma-separated\); using "otlp"/,
+    );
+    assert.match(warnings, /OTEL_BLRP_SCHEDULE_DELAY="-1": expected an integer from 1 to .*; using 1000/);
+    assert.match(warnings, /OTEL_BLRP_MAX_QUEUE_SIZE="0": expected an integer from 1 to .*; using 2048/);
+    assert.match(
+      warnings,
+      /OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT="0": expected an integer from 1 to .*; using 4096/,
+    );
+    assert.match(
+      warnings,
+      /TELEMETRY_LOG_BODY_LENGTH_LIMIT="big": expected an integer from 1 to .*; using 16384/,
+    );
+    assert.match(warnings, /TELEMETRY_LOG_STDOUT="no": allowed values are true, false; using true/);
+    assert.equal(wrong.warnings.length, 6, 'one warning each');
+    assert.match(
+      problems({ OTEL_LOGS_EXPORTER: 'none,console' }),
+      /OTEL_LOGS_EXPORTER="none,console": "none" cannot be combined/,
+    );
+    assert.match(
+      problems({ OTEL_BLRP_MAX_QUEUE_SIZE: '100', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '200' }),
+      /OTEL_BLRP_MAX_EXPORT_BATCH_SIZE="200": expected an integer from 1 to 100/,
+    );
+  });
+
   it('reads the TLS files the variables name; an unreadable one or a certificate without its key is a warning', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tls-'));
     await writeFile(join(dir, 'ca.pem'), 'CA');

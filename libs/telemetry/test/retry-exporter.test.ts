@@ -20,7 +20,7 @@ import {
   TraceExporterMetricsHelper,
 } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
-import { type ExportFailure, RetryingSpanExporter, classifyExportFailure } from '../src/retry-exporter.ts';
+import { type ExportFailure, RetryingExporter, classifyExportFailure } from '../src/retry-exporter.ts';
 import { testTelemetry } from '../src/testing.ts';
 
 // The errors as the SDK's transports make them (otlp-exporter-base and grpc-js).
@@ -168,12 +168,13 @@ describe('classifyExportFailure', () => {
   });
 });
 
-describe('span export retries', () => {
+describe('export retries', () => {
   it('keep spans while the endpoint is unreachable and deliver them when it is back', async () => {
     const inner = new FlakyExporter();
     const warnings: string[] = [];
-    const exporter = new RetryingSpanExporter(inner, {
-      maxBufferedSpans: 100,
+    const exporter = new RetryingExporter<ReadableSpan>(inner, {
+      signal: 'span',
+      maxBufferedItems: 100,
       warn: (m) => warnings.push(m),
     });
     const results: ExportResultCode[] = [];
@@ -184,17 +185,17 @@ describe('span export retries', () => {
       [ExportResultCode.SUCCESS, ExportResultCode.SUCCESS],
       'the processor never sees a failure',
     );
-    assert.equal(exporter.stats().bufferedSpans, 15);
+    assert.equal(exporter.stats().bufferedItems, 15);
     assert.equal(warnings.length, 1, 'one warning per interval, not one per batch');
 
     inner.down = false;
     await exporter.forceFlush();
     assert.equal(inner.delivered.length, 15);
     assert.deepEqual(exporter.stats(), {
-      bufferedSpans: 0,
-      droppedSpans: 0,
+      bufferedItems: 0,
+      droppedItems: 0,
       droppedByErrorType: new Map(),
-      retriedSpans: 15,
+      retriedItems: 15,
     });
   });
 
@@ -229,17 +230,66 @@ describe('span export retries', () => {
   });
 
   it('bound memory by dropping the oldest batches, and count them', () => {
-    const exporter = new RetryingSpanExporter(new FlakyExporter(), {
-      maxBufferedSpans: 20,
+    const exporter = new RetryingExporter<ReadableSpan>(new FlakyExporter(), {
+      signal: 'span',
+      maxBufferedItems: 20,
       warn: noWarnings,
     });
     for (let i = 0; i < 5; i += 1) exporter.export(sampleSpans(10), () => undefined);
     assert.deepEqual(exporter.stats(), {
-      bufferedSpans: 20,
-      droppedSpans: 30,
+      bufferedItems: 20,
+      droppedItems: 30,
       droppedByErrorType: new Map([['buffer_full', 30]]),
-      retriedSpans: 0,
+      retriedItems: 0,
     });
+  });
+
+  it('bound memory by estimated bytes too, when given the size of an item', () => {
+    const exporter = new RetryingExporter<ReadableSpan>(new FlakyExporter(), {
+      signal: 'span',
+      maxBufferedItems: 1_000,
+      sizeOf: () => 10,
+      maxBufferedBytes: 250,
+      warn: noWarnings,
+    });
+    // Ten spans of 10 bytes a batch: two batches fit in 250 bytes, the oldest three go.
+    for (let i = 0; i < 5; i += 1) exporter.export(sampleSpans(10), () => undefined);
+    assert.deepEqual(exporter.stats(), {
+      bufferedItems: 20,
+      droppedItems: 30,
+      droppedByErrorType: new Map([['buffer_full', 30]]),
+      retriedItems: 0,
+    });
+  });
+
+  it('name log records in their warnings, as spans in theirs', async () => {
+    const warnings: [string, Record<string, unknown>][] = [];
+    const warn = (message: string, fields: Record<string, unknown>) => warnings.push([message, fields]);
+    const refused = new RetryingExporter<ReadableSpan>(new FlakyExporter(), {
+      signal: 'log',
+      maxBufferedItems: 100,
+      warn,
+    });
+    refused.export(sampleSpans(4), () => undefined);
+    const rejected = new RetryingExporter<ReadableSpan>(new FlakyExporter(() => httpStatusError(400)), {
+      signal: 'log',
+      maxBufferedItems: 100,
+      warn,
+    });
+    rejected.export(sampleSpans(3), () => undefined);
+    assert.deepEqual(
+      warnings.map(([message, fields]) => [
+        message,
+        fields.log_records,
+        fields.buffered_log_records,
+        fields.dropped_log_records,
+      ]),
+      [
+        ['log export failed; keeping log records to retry', undefined, 4, 0],
+        ['log export rejected; dropping the batch', 3, 0, 3],
+      ],
+    );
+    await refused.shutdown();
   });
 
   it('answer the processor at once while exports are slow, with a bounded number in flight', async () => {
@@ -248,12 +298,16 @@ describe('span export retries', () => {
       export: (spans, done) => calls.push({ spans, done }),
       shutdown: () => Promise.resolve(),
     };
-    const exporter = new RetryingSpanExporter(slow, { maxBufferedSpans: 100, warn: noWarnings });
+    const exporter = new RetryingExporter<ReadableSpan>(slow, {
+      signal: 'span',
+      maxBufferedItems: 100,
+      warn: noWarnings,
+    });
     const results: ExportResultCode[] = [];
     for (let i = 0; i < 3; i += 1) exporter.export(sampleSpans(10), (r) => results.push(r.code));
     assert.equal(results.length, 3, 'the processor is never held up by a slow export');
     assert.equal(calls.length, 2, 'two batches in flight, the third waits');
-    assert.equal(exporter.stats().bufferedSpans, 30);
+    assert.equal(exporter.stats().bufferedItems, 30);
 
     const flushed = exporter.forceFlush();
     calls[0]?.done({ code: ExportResultCode.SUCCESS });
@@ -262,23 +316,27 @@ describe('span export retries', () => {
     calls[2]?.done({ code: ExportResultCode.SUCCESS });
     await flushed;
     assert.deepEqual(exporter.stats(), {
-      bufferedSpans: 0,
-      droppedSpans: 0,
+      bufferedItems: 0,
+      droppedItems: 0,
       droppedByErrorType: new Map(),
-      retriedSpans: 0,
+      retriedItems: 0,
     });
   });
 
   it('flush tries every batch once while the endpoint is down, then returns with them kept', async () => {
     const inner = new FlakyExporter();
-    const exporter = new RetryingSpanExporter(inner, { maxBufferedSpans: 100, warn: noWarnings });
+    const exporter = new RetryingExporter<ReadableSpan>(inner, {
+      signal: 'span',
+      maxBufferedItems: 100,
+      warn: noWarnings,
+    });
     for (let i = 0; i < 3; i += 1) exporter.export(sampleSpans(10), () => undefined);
     await exporter.forceFlush();
     assert.deepEqual(exporter.stats(), {
-      bufferedSpans: 30,
-      droppedSpans: 0,
+      bufferedItems: 30,
+      droppedItems: 0,
       droppedByErrorType: new Map(),
-      retriedSpans: 0,
+      retriedItems: 0,
     });
     await exporter.shutdown();
   });
@@ -301,8 +359,9 @@ describe('span export retries', () => {
     it(`retry ${what}, and deliver once the endpoint is back`, async () => {
       const inner = new FlakyExporter(error);
       inner.failuresLeft = 3;
-      const exporter = new RetryingSpanExporter(inner, {
-        maxBufferedSpans: 100,
+      const exporter = new RetryingExporter<ReadableSpan>(inner, {
+        signal: 'span',
+        maxBufferedItems: 100,
         initialBackoffMillis: 2,
         maxBackoffMillis: 8,
         warn: noWarnings,
@@ -311,10 +370,10 @@ describe('span export retries', () => {
       await inner.deliveredOnce;
       assert.equal(inner.attempts.length, 4, 'three failures, then the delivery');
       assert.deepEqual(exporter.stats(), {
-        bufferedSpans: 0,
-        droppedSpans: 0,
+        bufferedItems: 0,
+        droppedItems: 0,
         droppedByErrorType: new Map(),
-        retriedSpans: 10,
+        retriedItems: 10,
       });
     });
   }
@@ -331,8 +390,9 @@ describe('span export retries', () => {
     it(`drop a batch rejected with ${what} after one attempt, counted as ${errorType}`, async () => {
       const inner = new FlakyExporter(error);
       const warnings: [string, Record<string, unknown>][] = [];
-      const exporter = new RetryingSpanExporter(inner, {
-        maxBufferedSpans: 100,
+      const exporter = new RetryingExporter<ReadableSpan>(inner, {
+        signal: 'span',
+        maxBufferedItems: 100,
         initialBackoffMillis: 1,
         maxBackoffMillis: 1,
         warn: (message, fields) => warnings.push([message, fields]),
@@ -342,10 +402,10 @@ describe('span export retries', () => {
       await sleep(30);
       assert.equal(inner.attempts.length, 1);
       assert.deepEqual(exporter.stats(), {
-        bufferedSpans: 0,
-        droppedSpans: 7,
+        bufferedItems: 0,
+        droppedItems: 7,
         droppedByErrorType: new Map([[errorType, 7]]),
-        retriedSpans: 0,
+        retriedItems: 0,
       });
       assert.equal(warnings.length, 1);
       assert.equal(warnings[0]?.[0], 'span export rejected; dropping the batch');
@@ -364,19 +424,23 @@ describe('span export retries', () => {
       },
       shutdown: () => Promise.resolve(),
     };
-    const exporter = new RetryingSpanExporter(inner, { maxBufferedSpans: 10, warn: noWarnings });
+    const exporter = new RetryingExporter<ReadableSpan>(inner, {
+      signal: 'span',
+      maxBufferedItems: 10,
+      warn: noWarnings,
+    });
     exporter.export(sampleSpans(10), () => undefined); // refused: kept, a retry is 1 s away
     exporter.export(sampleSpans(4), () => undefined); // the oldest make room
     assert.deepEqual(exporter.stats().droppedByErrorType, new Map([['buffer_full', 10]]));
     void exporter.forceFlush(); // 400: dropped
     assert.deepEqual(exporter.stats(), {
-      bufferedSpans: 0,
-      droppedSpans: 14,
+      bufferedItems: 0,
+      droppedItems: 14,
       droppedByErrorType: new Map([
         ['buffer_full', 10],
         ['400', 4],
       ]),
-      retriedSpans: 0,
+      retriedItems: 0,
     });
   });
 
@@ -384,8 +448,9 @@ describe('span export retries', () => {
     // Ceilings 20, 40, 80, 80… ms: the delays of the ten retries lie in [10, 20], [20, 40], [40, 80]…
     const inner = new FlakyExporter();
     inner.failuresLeft = 10;
-    const exporter = new RetryingSpanExporter(inner, {
-      maxBufferedSpans: 100,
+    const exporter = new RetryingExporter<ReadableSpan>(inner, {
+      signal: 'span',
+      maxBufferedItems: 100,
       initialBackoffMillis: 20,
       maxBackoffMillis: 80,
       warn: noWarnings,
@@ -409,8 +474,13 @@ describe('span export retries', () => {
     const warnings: string[] = [];
     const rejecting = new FlakyExporter(() => httpStatusError(400));
     const refused = new FlakyExporter(() => socketError('ECONNREFUSED'));
-    const options = { maxBufferedSpans: 100, warnIntervalMillis: 100, warn: (m: string) => warnings.push(m) };
-    const dropping = new RetryingSpanExporter(rejecting, options);
+    const options = {
+      signal: 'span' as const,
+      maxBufferedItems: 100,
+      warnIntervalMillis: 100,
+      warn: (m: string) => warnings.push(m),
+    };
+    const dropping = new RetryingExporter<ReadableSpan>(rejecting, options);
     for (let i = 0; i < 5; i += 1) dropping.export(sampleSpans(1), () => undefined);
     assert.deepEqual(warnings, ['span export rejected; dropping the batch']);
     await sleep(120);
@@ -419,7 +489,7 @@ describe('span export retries', () => {
     assert.equal(rejecting.attempts.length, 10);
 
     warnings.length = 0;
-    const keeping = new RetryingSpanExporter(refused, {
+    const keeping = new RetryingExporter<ReadableSpan>(refused, {
       ...options,
       initialBackoffMillis: 5,
       maxBackoffMillis: 5,
@@ -432,8 +502,9 @@ describe('span export retries', () => {
 
   it('warn once a minute by default', () => {
     const warnings: string[] = [];
-    const exporter = new RetryingSpanExporter(new FlakyExporter(() => httpStatusError(401)), {
-      maxBufferedSpans: 100,
+    const exporter = new RetryingExporter<ReadableSpan>(new FlakyExporter(() => httpStatusError(401)), {
+      signal: 'span',
+      maxBufferedItems: 100,
       warn: (m) => warnings.push(m),
     });
     for (let i = 0; i < 100; i += 1) exporter.export(sampleSpans(1), () => undefined);
@@ -537,14 +608,15 @@ describe('span export retries with the real OTLP transports', () => {
 
     // Through the retrying exporter: the 400 goes once and is counted; the 503 is kept until a 200.
     const options = {
-      maxBufferedSpans: 100,
+      signal: 'span' as const,
+      maxBufferedItems: 100,
       initialBackoffMillis: 20,
       maxBackoffMillis: 20,
       warn: noWarnings,
     };
     answer = 400;
     requests = 0;
-    const dropping = new RetryingSpanExporter(httpExporter(url, timeoutMillis), options);
+    const dropping = new RetryingExporter<ReadableSpan>(httpExporter(url, timeoutMillis), options);
     dropping.export(sampleSpans(3), () => undefined);
     await dropping.forceFlush();
     await sleep(60);
@@ -554,12 +626,12 @@ describe('span export retries with the real OTLP transports', () => {
 
     answer = 503;
     requests = 0;
-    const keeping = new RetryingSpanExporter(httpExporter(url, timeoutMillis), options);
+    const keeping = new RetryingExporter<ReadableSpan>(httpExporter(url, timeoutMillis), options);
     keeping.export(sampleSpans(3), () => undefined);
     await waitFor(() => requests >= 2, 'a second request');
     answer = 200;
-    await waitFor(() => keeping.stats().retriedSpans === 3, 'the delivery');
-    assert.equal(keeping.stats().droppedSpans, 0);
+    await waitFor(() => keeping.stats().retriedItems === 3, 'the delivery');
+    assert.equal(keeping.stats().droppedItems, 0);
     await keeping.shutdown();
   });
 
@@ -625,14 +697,15 @@ describe('span export retries with the real OTLP transports', () => {
     assert.deepEqual(classifyExportFailure(refused.error), { retryable: true, errorType: 'UNAVAILABLE' });
 
     const options = {
-      maxBufferedSpans: 100,
+      signal: 'span' as const,
+      maxBufferedItems: 100,
       initialBackoffMillis: 20,
       maxBackoffMillis: 20,
       warn: noWarnings,
     };
     answer = grpc.status.INVALID_ARGUMENT;
     calls = 0;
-    const dropping = new RetryingSpanExporter(exporter(), options);
+    const dropping = new RetryingExporter<ReadableSpan>(exporter(), options);
     dropping.export(sampleSpans(3), () => undefined);
     await dropping.forceFlush();
     await sleep(60);
@@ -641,11 +714,11 @@ describe('span export retries with the real OTLP transports', () => {
 
     answer = grpc.status.UNAVAILABLE;
     calls = 0;
-    const keeping = new RetryingSpanExporter(exporter(), options);
+    const keeping = new RetryingExporter<ReadableSpan>(exporter(), options);
     keeping.export(sampleSpans(3), () => undefined);
     await waitFor(() => calls >= 2, 'a second call');
     answer = grpc.status.OK;
-    await waitFor(() => keeping.stats().retriedSpans === 3, 'the delivery');
-    assert.equal(keeping.stats().droppedSpans, 0);
+    await waitFor(() => keeping.stats().retriedItems === 3, 'the delivery');
+    assert.equal(keeping.stats().droppedItems, 0);
   });
 });

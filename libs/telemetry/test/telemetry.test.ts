@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import {
   context,
   diag,
+  logs,
   metrics,
   propagation,
   ROOT_CONTEXT,
@@ -72,7 +73,12 @@ describe('initTelemetry and the environment', () => {
     const lines: string[] = [];
     const telemetry = initTelemetry({
       ...identity,
-      env: { OTEL_TRACES_SAMPLER: 'sometimes', OTEL_METRICS_EXPORTER: 'none', OTEL_TRACES_EXPORTER: 'none' },
+      env: {
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+      },
       registerGlobal: false,
       logWrite: (line) => lines.push(line),
     });
@@ -103,7 +109,7 @@ describe('initTelemetry and the environment', () => {
     assert.deepEqual(temporalities('lowmemory'), [DELTA, DELTA, CUMULATIVE]);
   });
 
-  it('compresses OTLP/HTTP requests with gzip when OTEL_EXPORTER_OTLP_COMPRESSION says so', async () => {
+  it('compresses OTLP/HTTP requests of the three signals with gzip when OTEL_EXPORTER_OTLP_COMPRESSION says so', async () => {
     const received: { path: string; encoding: string | undefined; bytes: number }[] = [];
     const server = createServer((request: IncomingMessage, response) => {
       const chunks: Buffer[] = [];
@@ -133,11 +139,12 @@ describe('initTelemetry and the environment', () => {
       logWrite: () => undefined,
     });
     telemetry.tracer.startSpan('compressed').end();
+    telemetry.logger.info('compressed');
     await telemetry.forceFlush();
     await telemetry.shutdown();
     await new Promise((resolve) => server.close(resolve));
     const paths = received.map((r) => r.path).sort();
-    assert.deepEqual([...new Set(paths)], ['/v1/metrics', '/v1/traces']);
+    assert.deepEqual([...new Set(paths)], ['/v1/logs', '/v1/metrics', '/v1/traces']);
     assert.ok(
       received.every((r) => r.encoding === 'gzip' && r.bytes > 0),
       JSON.stringify(received),
@@ -145,15 +152,26 @@ describe('initTelemetry and the environment', () => {
   });
 
   it('touches no global with registerGlobal: false', () => {
-    const before = [trace.getTracerProvider(), metrics.getMeterProvider(), propagation.fields()];
+    const globals = () => [
+      trace.getTracerProvider(),
+      metrics.getMeterProvider(),
+      logs.getLoggerProvider(),
+      propagation.fields(),
+    ];
+    const before = globals();
     const activeBefore = context.active();
     const telemetry = initTelemetry({
       ...identity,
-      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_TRACES_EXPORTER: 'none', OTEL_PROPAGATORS: 'b3' },
+      env: {
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_PROPAGATORS: 'b3',
+      },
       registerGlobal: false,
       logWrite: () => undefined,
     });
-    assert.deepEqual([trace.getTracerProvider(), metrics.getMeterProvider(), propagation.fields()], before);
+    assert.deepEqual(globals(), before);
     assert.equal(context.active(), activeBefore);
     assert.equal(process.listenerCount('SIGTERM'), 0, 'no signal handler unless asked');
     void telemetry.shutdown();
@@ -163,10 +181,16 @@ describe('initTelemetry and the environment', () => {
     const lines: { level: string; msg: string }[] = [];
     const telemetry = initTelemetry({
       ...identity,
-      env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOG_LEVEL: 'debug', OTEL_PROPAGATORS: 'b3' },
+      env: {
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_LOG_LEVEL: 'debug',
+        OTEL_PROPAGATORS: 'b3',
+      },
       logWrite: (line) => lines.push(JSON.parse(line) as { level: string; msg: string }),
     });
     assert.equal(trace.getTracerProvider().getTracer('x').startSpan('y').isRecording(), true);
+    assert.equal(logs.getLoggerProvider(), telemetry.loggerProvider);
     assert.deepEqual(propagation.fields(), ['b3']);
     diag.debug('a debug message of the SDK');
     assert.ok(lines.some((l) => l.msg === 'a debug message of the SDK'));
