@@ -126,7 +126,11 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
 
   it("exports runtime metrics and the service's own catalog under Prometheus names", async () => {
     assert.ok(Number(await value(`process_uptime_seconds{job="${service}"}`)) > 0);
-    assert.ok(Number(await value(`v8js_memory_heap_used_bytes{job="${service}"}`)) > 0);
+    // Per heap space and per event-loop state, as the conventions break them down.
+    const oldSpaceUsed = `v8js_memory_heap_used_bytes{job="${service}", v8js_heap_space_name="old_space"}`;
+    const idleTime = `nodejs_eventloop_time_seconds_total{job="${service}", nodejs_eventloop_state="idle"}`;
+    assert.ok(Number(await value(oldSpaceUsed)) > 0);
+    assert.ok(Number(await value(idleTime)) > 0);
     assert.equal(await value(`shop_orders_placed_total{job="${service}", channel="web"}`), '2');
     assert.equal(await value(`shop_cart_size{job="${service}"}`), '3');
     assert.equal(await value(`shop_checkout_duration_seconds_count{job="${service}", channel="web"}`), '1');
@@ -196,6 +200,27 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
 
   describe('packed and installed into a project of its own', () => {
     let tarball = '';
+
+    /** Installs an example against the packed library and runs it as a service of its own name. */
+    async function runExample(example: string, prefix: string, port: number, env: Record<string, string>) {
+      const dir = await installExample(example, tarball);
+      const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+      await startProcess({
+        name,
+        command: process.execPath,
+        args: [join(dir, 'src/main.ts')],
+        env: {
+          ...outsideTheWorkspace,
+          PORT: String(port),
+          OTEL_SERVICE_NAME: name,
+          OTEL_METRIC_EXPORT_INTERVAL: '1000',
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+          ...env,
+        },
+        healthUrl: `http://${LOOPBACK}:${port}/health`,
+      });
+      return { dir, name, port };
+    }
     before(async () => {
       const destination = await mkdtemp(join(tmpdir(), 'pack-'));
       const [packed] = JSON.parse(
@@ -214,22 +239,8 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     });
 
     it('runs the example on plain Node: its metrics reach Prometheus and its trace Jaeger through the collector', async () => {
-      const dir = await installExample('hono-service', tarball);
-      const name = `consumer-${randomUUID().slice(0, 8)}`;
-      const port = 29110;
-      await startProcess({
-        name,
-        command: process.execPath,
-        args: [join(dir, 'src/main.ts')],
-        env: {
-          ...outsideTheWorkspace,
-          PORT: String(port),
-          OTEL_SERVICE_NAME: name,
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpGrpc}`,
-          OTEL_METRIC_EXPORT_INTERVAL: '1000',
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-        },
-        healthUrl: `http://${LOOPBACK}:${port}/health`,
+      const { dir, name, port } = await runExample('hono-service', 'consumer', 29110, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpGrpc}`,
       });
       const traceId = await hello(port);
       for (let i = 0; i < 2; i += 1) await hello(port);
@@ -261,26 +272,12 @@ describe('the telemetry library through the real pipeline', { timeout: 10 * 60_0
     });
 
     it('gives a service with its own SDK only the middleware: one server span per request, one SDK, one API', async () => {
-      const dir = await installExample('hono-with-own-sdk', tarball);
-      const name = `own-sdk-${randomUUID().slice(0, 8)}`;
-      const port = 29111;
-      await startProcess({
-        name,
-        command: process.execPath,
-        args: [join(dir, 'src/main.ts')],
-        env: {
-          ...outsideTheWorkspace,
-          PORT: String(port),
-          OTEL_SERVICE_NAME: name,
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-          OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpHttp}`,
-          OTEL_TRACES_EXPORTER: 'otlp',
-          OTEL_METRICS_EXPORTER: 'otlp',
-          OTEL_LOGS_EXPORTER: 'none',
-          OTEL_METRIC_EXPORT_INTERVAL: '1000',
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-        },
-        healthUrl: `http://${LOOPBACK}:${port}/health`,
+      const { dir, name, port } = await runExample('hono-with-own-sdk', 'own-sdk', 29111, {
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpHttp}`,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_LOGS_EXPORTER: 'none',
       });
       const traceIds = [await hello(port), await hello(port)];
       for (const traceId of traceIds) {
