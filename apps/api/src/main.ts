@@ -15,12 +15,8 @@ import {
   runService,
 } from '@tradeobs/platform';
 import { primeCounter } from '@tradeobs/telemetry/catalog';
-import { openApiDocument } from './openapi.ts';
+import { apiRoutes } from './app.ts';
 import { PriceStream } from './price-stream.ts';
-import { botRoutes } from './routes/bots.ts';
-import { executionRoutes } from './routes/executions.ts';
-import { pipelineRoutes } from './routes/pipelines.ts';
-import { portfolioRoutes } from './routes/portfolio.ts';
 
 runService({
   name: 'api',
@@ -52,17 +48,10 @@ runService({
     await Promise.all([botMirror.loaded, executions.loaded, pipelineMirror.loaded]);
     const prices = new PriceStream(telemetry);
     const market = followMarket(context, { onTick: (tick) => prices.broadcast(tick) });
-    const document = openApiDocument();
     primeCounter(metrics.pipelinesEnqueued, { trigger_mode: ['manual'] });
 
     return {
-      routes(app) {
-        app.get('/openapi.json', (c) => c.json(document));
-        app.route('/pipelines', pipelineRoutes(pipelines, pipelineMirror, queue));
-        app.route('/executions', executionRoutes(queue, executions));
-        app.route('/bots', botRoutes(bots, botMirror, pipelines));
-        app.route('/portfolio', portfolioRoutes(portfolio, market));
-      },
+      routes: apiRoutes({ pipelines, pipelineMirror, queue, executions, bots, botMirror, portfolio, market }),
       attach: (server) => prices.attach(server),
       stop: () => {
         prices.close();

@@ -6,10 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { initPlatformTelemetry, serviceApp } from '@tradeobs/platform';
+import { apiRoutes } from '../src/app.ts';
 import { openApiDocument } from '../src/openapi.ts';
-import { botRoutes } from '../src/routes/bots.ts';
-import { executionRoutes } from '../src/routes/executions.ts';
-import { pipelineRoutes } from '../src/routes/pipelines.ts';
 
 const telemetry = initPlatformTelemetry({
   serviceName: 'api-test',
@@ -26,10 +24,19 @@ const untouchable = new Proxy(
     },
   },
 ) as never;
-const app = serviceApp(telemetry);
-app.route('/pipelines', pipelineRoutes(untouchable, untouchable, untouchable));
-app.route('/executions', executionRoutes(untouchable, untouchable));
-app.route('/bots', botRoutes(untouchable, untouchable, untouchable));
+const app = serviceApp(
+  telemetry,
+  apiRoutes({
+    pipelines: untouchable,
+    pipelineMirror: untouchable,
+    queue: untouchable,
+    executions: untouchable,
+    bots: untouchable,
+    botMirror: untouchable,
+    portfolio: untouchable,
+    market: untouchable,
+  }),
+);
 
 interface ErrorBody {
   error: { code: string; message: string; issues?: { field: string; rule: string }[] };

@@ -194,8 +194,8 @@ const botLifecycle: Scenario = {
         route: '/bots',
         path: '/bots',
         body: { name: `bot ${Math.floor(state.random() * 1e6)}`, pipelineId: pipeline, symbol },
-        // 400: the pipeline was deleted between the two calls.
-        expect: [201, 400],
+        // 422: the pipeline was deleted, or replaced without the symbol, between the two calls.
+        expect: [201, 422],
       });
       const id = idOf(created?.body);
       if (id) {
@@ -286,7 +286,18 @@ const invalid: Scenario = {
       { method: 'GET', route: '/executions', path: '/executions?limit=100000', expect: [400] },
       { method: 'GET', route: '/pipelines/:id', path: '/pipelines/..%2F..%2Fetc', expect: [400, 404] },
       { method: 'GET', route: 'unmatched', path: `/no/such/route/${unknownId}`, expect: [404] },
-      { method: 'DELETE', route: '/portfolio', path: '/portfolio', expect: [404] },
+      // A method the path does not have, even with a body it would refuse.
+      { method: 'DELETE', route: '/portfolio', path: '/portfolio', expect: [405] },
+      {
+        method: 'POST',
+        route: '/bots/:id',
+        path: `/bots/${unknownId}`,
+        body: 'x',
+        contentType: 'text/plain',
+        expect: [405],
+      },
+      // A required body left out.
+      { method: 'PATCH', route: '/pipelines/:id', path: `/pipelines/${unknownId}`, expect: [400] },
     ];
     const call = state.pick(calls);
     if (call) await client.send('invalid', call);

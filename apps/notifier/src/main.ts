@@ -21,22 +21,24 @@ const telemetry = initPlatformTelemetry({ serviceName: 'notifier', serviceVersio
 const channels: Channel[] = [logChannel(logFile), ...(webhookUrl ? [webhookChannel(webhookUrl)] : [])];
 const board = new AlertBoard();
 
-const app = serviceApp(telemetry);
-app.get('/health', (c) => c.json({ status: 'ok', service: 'notifier' }));
-app.get('/ready', (c) => c.json({ status: 'ready', channels: channels.map((channel) => channel.name) }));
-app.get('/alerts', (c) => c.json({ firing: board.firing() }));
-app.post('/alertmanager', validate('json', WebhookPayload), async (c) => {
-  const payload = c.req.valid('json');
-  board.apply(payload);
-  telemetry.logger.info('notification', {
-    status: payload.status,
-    alerts: payload.alerts.length,
-    receiver: payload.receiver,
+// Routes are given to the shell, not added after: it answers 405 and OPTIONS from them.
+const app = serviceApp(telemetry, (routes) => {
+  routes.get('/health', (c) => c.json({ status: 'ok', service: 'notifier' }));
+  routes.get('/ready', (c) => c.json({ status: 'ready', channels: channels.map((channel) => channel.name) }));
+  routes.get('/alerts', (c) => c.json({ firing: board.firing() }));
+  routes.post('/alertmanager', validate('json', WebhookPayload), async (c) => {
+    const payload = c.req.valid('json');
+    board.apply(payload);
+    telemetry.logger.info('notification', {
+      status: payload.status,
+      alerts: payload.alerts.length,
+      receiver: payload.receiver,
+    });
+    // A 5xx makes Alertmanager retry the notification: nothing is lost to a failed channel.
+    if (!(await deliver(channels, payload, telemetry)))
+      return errorResponse(c, 502, 'delivery_failed', 'a channel failed; retry');
+    return c.json({ delivered: payload.alerts.length });
   });
-  // A 5xx makes Alertmanager retry the notification: nothing is lost to a failed channel.
-  if (!(await deliver(channels, payload, telemetry)))
-    return errorResponse(c, 502, 'delivery_failed', 'a channel failed; retry');
-  return c.json({ delivered: payload.alerts.length });
 });
 
 const server = serve({ fetch: app.fetch, port, hostname: host });

@@ -11,8 +11,13 @@ export function failureKind(error: unknown): FailureKind {
   switch (error.name) {
     case 'TimeoutError':
       return 'timeout';
-    case 'NoRespondersError':
+    // nats-core names it NoResponders; JetStream says JetStreamNotEnabled when no server of it answers.
+    case 'NoResponders':
+    case 'JetStreamNotEnabled':
       return 'no_responders';
+    // A failed request says why in its cause (no responders, mostly).
+    case 'RequestError':
+      return failureKind(error.cause);
     case 'ClosedConnectionError':
     case 'DrainingConnectionError':
     case 'ConnectionError':

@@ -14,9 +14,11 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { connectNats } from './connection.ts';
+import { failureKind } from './errors.ts';
 import { FaultInjector } from './faults.ts';
-import { ApiError, errorBody, jsonBodies } from './http.ts';
+import { ApiError, answerMethods, errorBody, jsonBodies } from './http.ts';
 import { ServiceConfigError, SettingsReader } from './settings.ts';
+import { isRevisionConflict } from './store.ts';
 import { declareStreams, subjectTemplates } from './topology.ts';
 
 export interface ServiceContext {
@@ -60,11 +62,25 @@ export interface RunningService {
 
 const maxBodyBytes = 64 * 1024;
 
-/** A Hono app with the shared instrumentation, input rules, 404 and error shapes. */
-export function serviceApp(telemetry: PlatformTelemetry): Hono {
+/**
+ * Seconds a client is asked to wait after a 503: the NATS connection retries every half second
+ * and a restarted server is back within a few, so a second is the shortest sensible answer.
+ */
+const retryAfterSeconds = 1;
+
+/**
+ * A Hono app with the shared instrumentation, method and input rules, 404 and error shapes, around
+ * the routes `addRoutes` adds. Only routes added there get their 405 and OPTIONS answers: the
+ * method rules are made from them and come before the body rules.
+ */
+export function serviceApp(telemetry: PlatformTelemetry, addRoutes: (app: Hono) => void): Hono {
+  const routes = new Hono();
+  addRoutes(routes);
   const app = new Hono();
   app.use(httpInstrumentation(telemetry, { traceResponse: true }));
+  answerMethods(app, routes.routes);
   app.use(jsonBodies(maxBodyBytes));
+  app.route('/', routes);
   app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((error, c) => {
     if (error instanceof ApiError)
@@ -78,7 +94,20 @@ export function serviceApp(telemetry: PlatformTelemetry): Hono {
         error.status,
       );
     }
+    // A compare-and-set lost on every retry: others keep changing the entry; an answer, not a failure.
+    if (isRevisionConflict(error)) {
+      return c.json(
+        errorBody('conflict', 'the resource was changed by other requests meanwhile; retry'),
+        409,
+      );
+    }
     telemetry.metrics.errors.add(1, { type: error.name, component: 'http' });
+    const kind = failureKind(error);
+    if (kind === 'timeout' || kind === 'no_responders' || kind === 'connection') {
+      telemetry.logger.warn('NATS unreachable', { error, method: c.req.method, route: routePath(c) });
+      c.header('Retry-After', String(retryAfterSeconds));
+      return c.json(errorBody('unavailable', 'NATS cannot be reached; retry later'), 503);
+    }
     telemetry.logger.error('request failed', { error, method: c.req.method, route: routePath(c) });
     return c.json(errorBody('internal_error', 'the request could not be completed'), 500);
   });
@@ -107,8 +136,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let natsConnected = false;
   let ready = false;
 
-  // Until set-up is done, only /health and /ready answer; the rest is a 503.
-  const starting = serviceApp(telemetry);
   const probes = (app: Hono, checks: () => Promise<Record<string, boolean>>) => {
     app.get('/health', (c) => c.json({ status: 'ok', service: options.name }));
     app.get('/ready', async (c) => {
@@ -117,8 +144,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       return c.json({ status: ok ? 'ready' : 'not_ready', dependencies }, ok ? 200 : 503);
     });
   };
-  probes(starting, () => Promise.resolve({ nats: natsConnected, setup: false }));
-  starting.all('*', (c) => c.json(errorBody('starting', `${options.name} is starting`), 503));
+  // Until set-up is done, only /health and /ready answer; the rest is a 503.
+  const starting = serviceApp(telemetry, (app) => {
+    probes(app, () => Promise.resolve({ nats: natsConnected, setup: false }));
+    app.all('*', (c) => {
+      c.header('Retry-After', String(retryAfterSeconds));
+      return c.json(errorBody('starting', `${options.name} is starting`), 503);
+    });
+  });
   let current = starting;
 
   const server: ServerType = serve({
@@ -148,21 +181,22 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     nc,
     js: jetstream(nc),
     jsm,
-    messaging: new NatsInstrumentation(telemetry, { subjectTemplates }),
+    messaging: new NatsInstrumentation(telemetry, { subjectTemplates, connection: nc }),
     stopping: stopController.signal,
     natsConnected: () => natsConnected && !nc.isClosed(),
   };
   const parts = await startupStep('setting up', () => options.setup(context, settings));
   settings.check();
 
-  const app = serviceApp(telemetry);
-  probes(app, async () => ({ nats: context.natsConnected(), ...(await parts.readiness?.()) }));
-  if (faults) {
-    logger.warn('fault injection is enabled: PUT /admin/faults makes requests fail on purpose');
-    app.use(faults.middleware());
-    faults.routes(app);
-  }
-  parts.routes?.(app);
+  if (faults) logger.warn('fault injection is enabled: PUT /admin/faults makes requests fail on purpose');
+  const app = serviceApp(telemetry, (routes) => {
+    probes(routes, async () => ({ nats: context.natsConnected(), ...(await parts.readiness?.()) }));
+    if (faults) {
+      routes.use(faults.middleware());
+      faults.routes(routes);
+    }
+    parts.routes?.(routes);
+  });
   parts.attach?.(server);
   current = app;
   ready = true;

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   ApiError,
-  type Bot,
+  Bot,
   BotInput,
   type BotStatus,
   type BotStore,
@@ -13,6 +13,10 @@ import {
   validate,
 } from '@tradeobs/platform';
 import { Hono } from 'hono';
+import { z } from 'zod';
+
+/** Every bot, oldest first. */
+export const BotList = z.object({ items: z.array(Bot), total: z.number().int().nonnegative() }).strict();
 
 type Action = 'start' | 'pause' | 'stop';
 
@@ -29,14 +33,16 @@ export function botRoutes(bots: BotStore, all: Mirror<Bot>, pipelines: PipelineS
 
   app.post('/', validate('json', BotInput), async (c) => {
     const input = c.req.valid('json');
+    // A body that the schema accepts but the stored pipelines refuse is a 422, not a 400: a 400
+    // means the request breaks the document's schema, which a client can check before sending.
     const pipeline = await pipelines.get(input.pipelineId);
     if (!pipeline) {
-      throw new ApiError(400, 'validation_failed', 'invalid body', [
+      throw new ApiError(422, 'validation_failed', 'invalid body', [
         { field: 'body.pipelineId', rule: 'exists', message: `pipeline ${input.pipelineId} does not exist` },
       ]);
     }
     if (!pipeline.value.symbols.includes(input.symbol)) {
-      throw new ApiError(400, 'validation_failed', 'invalid body', [
+      throw new ApiError(422, 'validation_failed', 'invalid body', [
         {
           field: 'body.symbol',
           rule: 'traded_by_pipeline',
@@ -60,10 +66,11 @@ export function botRoutes(bots: BotStore, all: Mirror<Bot>, pipelines: PipelineS
 
   app.get('/', (c) => {
     const items = [...all.values()];
-    return c.json({
+    const list: z.infer<typeof BotList> = {
       items: items.sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
       total: items.length,
-    });
+    };
+    return c.json(list);
   });
 
   app.get('/:id', validate('param', IdParam), async (c) => {

@@ -1,6 +1,6 @@
 /** Executions: list (newest first, filtered) and get. Triggering is under /pipelines/:id/executions. */
 import {
-  type Execution,
+  Execution,
   type ExecutionQueue,
   executionStatuses,
   IdParam,
@@ -19,6 +19,11 @@ export const ExecutionListQuery = z
   })
   .strict();
 
+/** A page of executions, newest first; `total` counts all the api holds. */
+export const ExecutionList = z
+  .object({ items: z.array(Execution), total: z.number().int().nonnegative() })
+  .strict();
+
 /** `recent` is the api's copy of the executions bucket, so a listing costs no key-value reads. */
 export function executionRoutes(queue: ExecutionQueue, recent: Mirror<Execution>): Hono {
   const app = new Hono();
@@ -30,7 +35,8 @@ export function executionRoutes(queue: ExecutionQueue, recent: Mirror<Execution>
       .filter((e) => (query.status ? e.status === query.status : true))
       .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt))
       .slice(0, query.limit);
-    return c.json({ items, total: all.length });
+    const list: z.infer<typeof ExecutionList> = { items, total: all.length };
+    return c.json(list);
   });
   app.get('/:id', validate('param', IdParam), async (c) => {
     const { id } = c.req.valid('param');

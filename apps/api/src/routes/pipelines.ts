@@ -6,7 +6,7 @@ import {
   IdParam,
   type Mirror,
   notFound,
-  type Pipeline,
+  Pipeline,
   PipelineInput,
   type PipelineStore,
   PipelineUpdate,
@@ -22,6 +22,11 @@ export const PipelineListQuery = z
     enabled: z.enum(['true', 'false']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
+  .strict();
+
+/** A page of pipelines, oldest first; `total` counts them all. */
+export const PipelineList = z
+  .object({ items: z.array(Pipeline), total: z.number().int().nonnegative() })
   .strict();
 
 /** The fields of a partial update that were given. */
@@ -55,22 +60,22 @@ export function pipelineRoutes(pipelines: PipelineStore, all: Mirror<Pipeline>, 
       .filter((p) => (query.enabled ? String(p.enabled) === query.enabled : true))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       .slice(0, query.limit);
-    return c.json({ items: selected, total: everything.length });
+    const list: z.infer<typeof PipelineList> = { items: selected, total: everything.length };
+    return c.json(list);
   });
 
   app.get('/:id', validate('param', IdParam), async (c) =>
     c.json((await existing(c.req.valid('param').id)).value),
   );
 
+  /** Changes the stored pipeline, again from a fresh read whenever another write got there first. */
   const replace = async (id: string, change: (current: Pipeline) => Pipeline) => {
-    const current = await existing(id);
-    const next = {
-      ...change(current.value),
+    const updatedAt = new Date().toISOString();
+    const next = await pipelines.modify(
       id,
-      createdAt: current.value.createdAt,
-      updatedAt: new Date().toISOString(),
-    };
-    await pipelines.update(id, next, current.revision);
+      (current) => current && { ...change(current), id, createdAt: current.createdAt, updatedAt },
+    );
+    if (!next) throw notFound('pipeline', id);
     return next;
   };
   app.put('/:id', validate('param', IdParam), validate('json', PipelineInput), async (c) =>

@@ -5,9 +5,34 @@ import {
   portfolioKey,
   type PriceHistory,
   revalue,
-  type TradingSymbol,
+  TradingSymbol,
 } from '@tradeobs/platform';
 import { Hono } from 'hono';
+import { z } from 'zod';
+
+/** The portfolio at market prices (at cost for a symbol without a price yet). */
+export const PortfolioView = z
+  .object({
+    cashUsd: z.number(),
+    positions: z.array(
+      z
+        .object({
+          symbol: TradingSymbol,
+          quantity: z.number(),
+          averagePrice: z.number(),
+          price: z.number(),
+          valueUsd: z.number(),
+          unrealizedPnlUsd: z.number(),
+        })
+        .strict(),
+    ),
+    totalValueUsd: z.number(),
+    realizedPnlUsd: z.number(),
+    drawdown: z.number().min(0).max(1),
+    dailyPnlUsd: z.number(),
+    updatedAt: z.iso.datetime(),
+  })
+  .strict();
 
 export function portfolioRoutes(portfolio: PortfolioStore, market: PriceHistory): Hono {
   const app = new Hono();
@@ -33,7 +58,7 @@ export function portfolioRoutes(portfolio: PortfolioStore, market: PriceHistory)
         unrealizedPnlUsd: position.quantity * (price - position.averagePrice),
       };
     });
-    return c.json({
+    const view: z.infer<typeof PortfolioView> = {
       cashUsd: stored.cashUsd,
       positions,
       totalValueUsd: valuation.totalValueUsd,
@@ -41,7 +66,8 @@ export function portfolioRoutes(portfolio: PortfolioStore, market: PriceHistory)
       drawdown: valuation.drawdown,
       dailyPnlUsd: valuation.dailyPnlUsd,
       updatedAt: stored.updatedAt,
-    });
+    };
+    return c.json(view);
   });
   return app;
 }
