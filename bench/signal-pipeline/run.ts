@@ -139,7 +139,7 @@ async function measure(mode: Mode, round: number): Promise<Result> {
   const nc = await connect({ servers: `nats://${LOOPBACK}:${ports.natsClient}` });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  const messaging = new NatsInstrumentation(telemetry, { subjectTemplates });
+  const messaging = new NatsInstrumentation(telemetry, { subjectTemplates, connection: nc });
   const executions = await new Kvm(js).open(buckets.executions.name);
 
   const publish = (s: Signal) =>

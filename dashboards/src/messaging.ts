@@ -9,13 +9,19 @@ import { failureRatio, orZero, quantile, serviceSelector, sumRate } from './prom
 
 const sent = 'messaging_client_sent_messages_total';
 const consumed = 'messaging_client_consumed_messages_total';
+/** Handled messages: a failed handler is here with its error.type, a delivery never fails. */
+const processed = 'messaging_process_duration_seconds_count';
 const selected = serviceSelector();
 const failed = serviceSelector('error_type!=""');
-const byDestination = ['job', 'messaging_destination_name'];
-/** Span names are `send <destination>` and `process <destination>` (libs/telemetry/src/nats.ts). */
-const destinationTraces = (operation: 'send' | 'process') => ({
+/** The subject template: the messaging metrics never carry the concrete subject. */
+const byDestination = ['job', 'messaging_destination_template'];
+/**
+ * Span names are `{messaging.operation.name} {template}`: `publish <template>` and
+ * `process <template>` (libs/telemetry/src/nats.ts).
+ */
+const destinationTraces = (operation: 'publish' | 'process') => ({
   service: '${__field.labels.job}',
-  operation: `${operation} \${__field.labels.messaging_destination_name:percentencode}`,
+  operation: `${operation} \${__field.labels.messaging_destination_template:percentencode}`,
 });
 
 export function messaging(): DashboardModel {
@@ -35,19 +41,19 @@ export function messaging(): DashboardModel {
             queries: [
               {
                 expr: sumRate(sent, selected, byDestination),
-                legend: '{{job}} → {{messaging_destination_name}}',
+                legend: '{{job}} → {{messaging_destination_template}}',
               },
             ],
-            seriesTraces: destinationTraces('send'),
+            seriesTraces: destinationTraces('publish'),
           }),
           timeseries({
             title: 'Consumed',
-            description: 'Messages handled per second by service and destination.',
+            description: 'Messages delivered to the handler per second by service and destination.',
             unit: 'mps',
             queries: [
               {
                 expr: sumRate(consumed, selected, byDestination),
-                legend: '{{messaging_destination_name}} → {{job}}',
+                legend: '{{messaging_destination_template}} → {{job}}',
               },
             ],
             seriesTraces: destinationTraces('process'),
@@ -62,14 +68,14 @@ export function messaging(): DashboardModel {
                   sumRate(sent, failed, byDestination),
                   sumRate(sent, selected, byDestination),
                 ),
-                legend: '{{job}} → {{messaging_destination_name}}',
+                legend: '{{job}} → {{messaging_destination_template}}',
               },
             ],
             thresholds: [
               [null, 'green'],
               [0.01, 'red'],
             ],
-            seriesTraces: destinationTraces('send'),
+            seriesTraces: destinationTraces('publish'),
           }),
           timeseries({
             title: 'Processing failures',
@@ -78,10 +84,10 @@ export function messaging(): DashboardModel {
             queries: [
               {
                 expr: failureRatio(
-                  sumRate(consumed, failed, byDestination),
-                  sumRate(consumed, selected, byDestination),
+                  sumRate(processed, failed, byDestination),
+                  sumRate(processed, selected, byDestination),
                 ),
-                legend: '{{messaging_destination_name}} → {{job}}',
+                legend: '{{messaging_destination_template}} → {{job}}',
               },
             ],
             thresholds: [
@@ -97,10 +103,10 @@ export function messaging(): DashboardModel {
             queries: [
               {
                 expr: quantile(0.95, 'messaging_client_operation_duration_seconds', selected, byDestination),
-                legend: 'p95 {{job}} → {{messaging_destination_name}}',
+                legend: 'p95 {{job}} → {{messaging_destination_template}}',
               },
             ],
-            seriesTraces: destinationTraces('send'),
+            seriesTraces: destinationTraces('publish'),
           }),
           timeseries({
             title: 'Processing time',
@@ -109,7 +115,7 @@ export function messaging(): DashboardModel {
             queries: [
               {
                 expr: quantile(0.95, 'messaging_process_duration_seconds', selected, byDestination),
-                legend: 'p95 {{messaging_destination_name}} → {{job}}',
+                legend: 'p95 {{messaging_destination_template}} → {{job}}',
               },
             ],
             seriesTraces: destinationTraces('process'),

@@ -106,7 +106,7 @@ describe('the platform end to end', { timeout: 10 * 60_000 }, () => {
     const { root, all } = await traceTree(traceId, ['api', 'worker']);
     assert.equal(root.name, 'POST /pipelines/:id/executions');
     const names = all.map((node) => `${node.service} ${node.name}`);
-    assert.ok(names.includes('api send executions.requests'), names.join('\n'));
+    assert.ok(names.includes('api publish executions.requests'), names.join('\n'));
     assert.ok(names.includes('worker process executions.requests'), names.join('\n'));
   });
 
@@ -136,9 +136,9 @@ describe('the platform end to end', { timeout: 10 * 60_000 }, () => {
     assert.equal(root.service, 'signal-generator');
     const names = all.map((node) => `${node.service} ${node.name}`);
     for (const expected of [
-      'signal-generator send signals.*.*',
+      'signal-generator publish signals.*.*',
       'trigger-dispatcher process signals.*.*',
-      'trigger-dispatcher send executions.requests',
+      'trigger-dispatcher publish executions.requests',
       'worker process executions.requests',
     ]) {
       assert.ok(names.includes(expected), `${expected} in\n${names.join('\n')}`);
@@ -166,8 +166,8 @@ describe('the platform end to end', { timeout: 10 * 60_000 }, () => {
         { job: 'api' },
       ],
       [
-        'messaging_client_consumed_messages_total{job="worker", messaging_destination_name="executions.requests"}',
-        { job: 'worker' },
+        'messaging_client_consumed_messages_total{job="worker", messaging_destination_template="executions.requests", messaging_consumer_group_name="worker", messaging_operation_name="process", messaging_system="nats"}',
+        { job: 'worker', server_address: LOOPBACK, server_port: String(ports.natsClient) },
       ],
       [
         'market_data_updates_total{job="signal-generator", symbol="BTCUSD", source="simulated"}',
@@ -177,11 +177,20 @@ describe('the platform end to end', { timeout: 10 * 60_000 }, () => {
       ['trading_bots_active_total{job="api", status="running"}', { job: 'api' }],
       ['jetstream_consumer_pending{job="worker", stream="EXECUTIONS", consumer="worker"}', { job: 'worker' }],
       ['process_uptime_seconds{job="trigger-dispatcher"}', { job: 'trigger-dispatcher' }],
+      [
+        'traces_span_metrics_calls_total{service_name="worker", span_name="process executions.requests", messaging_destination_template="executions.requests"}',
+        { service_name: 'worker' },
+      ],
     ];
     for (const [promql, labels] of checks) {
       const found = await series(promql);
       for (const [key, value] of Object.entries(labels)) assert.equal(found[0]?.[key], value, promql);
     }
+    // The concrete subject (messaging.destination.name) is a span attribute only: no series carries it.
+    assert.deepEqual(
+      await query('{__name__=~"messaging_.+|traces_span_metrics_.+", messaging_destination_name!=""}'),
+      [],
+    );
     const routes = await series(
       'count by (http_route) (http_server_request_duration_seconds_count{job="api"})',
     );

@@ -79,36 +79,41 @@ export async function handleMessage<S extends z.ZodType>(
   const delivery = message.info.deliveryCount;
   if (delivery > 1) telemetry.metrics.messagesRedelivered.add(1, { destination });
   try {
-    return await messaging.process(message, async (_, span) => {
-      const parsed = decode(options.schema, message.data);
-      if (!parsed.success) {
-        await deadLetter(
-          context,
-          { subject: message.subject, data: message.data, deliveries: delivery },
-          options.source,
-          'malformed',
-          parsed.error,
-        );
-        message.term();
-        return 'dead_lettered';
-      }
-      try {
-        await options.handle(parsed.data, message, span);
-      } catch (error) {
-        if (delivery < maxDeliveries) throw error;
-        await deadLetter(
-          context,
-          { subject: message.subject, data: message.data, deliveries: delivery },
-          options.source,
-          'failed',
-          error,
-        );
-        message.term();
-        return 'dead_lettered';
-      }
-      message.ack();
-      return 'handled';
-    });
+    return await messaging.process(
+      message,
+      async (_, span) => {
+        const parsed = decode(options.schema, message.data);
+        if (!parsed.success) {
+          await deadLetter(
+            context,
+            { subject: message.subject, data: message.data, deliveries: delivery },
+            options.source,
+            'malformed',
+            parsed.error,
+          );
+          message.term();
+          return 'dead_lettered';
+        }
+        try {
+          await options.handle(parsed.data, message, span);
+        } catch (error) {
+          if (delivery < maxDeliveries) throw error;
+          await deadLetter(
+            context,
+            { subject: message.subject, data: message.data, deliveries: delivery },
+            options.source,
+            'failed',
+            error,
+          );
+          message.term();
+          return 'dead_lettered';
+        }
+        message.ack();
+        return 'handled';
+      },
+      // Every consumer here is durable (topology.ts): its name is fixed, the conventions' consumer group.
+      { consumerGroup: message.info.consumer },
+    );
   } catch (error) {
     // Failed work, or a dead-letter publish that failed: retry later, never drop.
     telemetry.metrics.errors.add(1, {

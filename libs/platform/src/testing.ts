@@ -27,7 +27,7 @@ export async function testContext(natsUrl: string, name = 'test'): Promise<TestC
     nc,
     js: jetstream(nc),
     jsm,
-    messaging: new NatsInstrumentation(telemetry.telemetry, { subjectTemplates }),
+    messaging: new NatsInstrumentation(telemetry.telemetry, { subjectTemplates, connection: nc }),
     stopping: stop.signal,
     natsConnected: () => !nc.isClosed(),
   };

@@ -31,8 +31,17 @@ export const subjects = {
   deadLetters: 'deadletter.>',
 } as const;
 
-/** Subject templates, so metrics name `signals.*.*` rather than every symbol. */
-export const subjectTemplates = [subjects.signals, subjects.ticks, subjects.deadLetters] as const;
+/**
+ * The platform's destinations, so that spans and metrics name `signals.*.*` rather than every
+ * symbol: every subject it publishes to or consumes, the fixed ones included (a subject that
+ * matches none is left off the messaging metrics).
+ */
+export const subjectTemplates = [
+  subjects.signals,
+  subjects.ticks,
+  subjects.executionRequests,
+  subjects.deadLetters,
+] as const;
 
 export const streams = {
   signals: {

@@ -1,11 +1,28 @@
 /**
- * Trace propagation across a real NATS server (started by the stack runner): core publish,
- * request/reply and subscribe, JetStream publish and consume, links instead of parents,
- * and messages whose trace context is missing or broken.
+ * Trace propagation and the messaging conventions across a real NATS server (started by the
+ * stack runner): core publish, request/reply (an instrumented reply goes to a temporary inbox)
+ * and subscribe (queue groups are consumer groups), JetStream publish and consume with message
+ * ids and a durable consumer, the server the connection is on, links instead of parents, and
+ * messages whose trace context is missing or broken. test/nats.test.ts covers each convention
+ * without a server.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_MESSAGING_CONSUMER_GROUP_NAME,
+  ATTR_MESSAGING_DESTINATION_ANONYMOUS,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_TEMPLATE,
+  ATTR_MESSAGING_DESTINATION_TEMPORARY,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_SYSTEM,
+  METRIC_MESSAGING_CLIENT_CONSUMED_MESSAGES,
+  METRIC_MESSAGING_CLIENT_SENT_MESSAGES,
+  METRIC_MESSAGING_PROCESS_DURATION,
+} from '@opentelemetry/semantic-conventions/incubating';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -28,6 +45,14 @@ import { eventually } from '../../../../tests/support/poll.ts';
 import { NatsInstrumentation } from '../../src/nats.ts';
 import { testTelemetry } from '../../src/testing.ts';
 
+/**
+ * `messaging.system`, as the conventions (v1.44: the registry, the span and metric tables) name it.
+ * The package marks its constant deprecated for a `messaging.system.name` that no release of the
+ * conventions defines yet.
+ */
+// eslint-disable-next-line @typescript-eslint/no-deprecated
+const ATTR_MESSAGING_SYSTEM_KEY = ATTR_MESSAGING_SYSTEM;
+
 let nc: NatsConnection;
 
 function spanNamed(spans: ReadableSpan[], name: string): ReadableSpan {
@@ -48,24 +73,13 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
     await stopStack();
   });
 
-  it('names destinations by the subject templates that match, the subject itself otherwise', () => {
-    const messaging = new NatsInstrumentation(
-      {},
-      { subjectTemplates: ['signals.*', 'signals.*.*', 'executions.>'] },
-    );
-    assert.equal(messaging.destination('signals.buy.BTCUSD'), 'signals.*.*');
-    assert.equal(messaging.destination('executions.requested.p1'), 'executions.>');
-    assert.equal(messaging.destination('executions'), 'executions', '`>` needs at least one more token');
-    assert.equal(messaging.destination('orders.new'), 'orders.new');
-  });
-
-  it('core publish and subscribe: one trace, producer as parent, templated destination', async () => {
+  it('core publish and subscribe: one trace, producer as parent, templated destination, the server connected to', async () => {
     const { telemetry, spans, points } = testTelemetry();
     const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['signals.*.*'] });
     const received: string[] = [];
     const subscription = messaging.subscribe(
       nc,
-      'signals.*.*',
+      'signals.>',
       (m) => {
         received.push(m.subject);
       },
@@ -80,49 +94,86 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
     subscription.unsubscribe();
 
     const finished = spans.getFinishedSpans();
-    const producer = spanNamed(finished, 'send signals.*.*');
+    const producer = spanNamed(finished, 'publish signals.*.*');
     const consumer = spanNamed(finished, 'process signals.*.*');
     assert.equal(producer.kind, SpanKind.PRODUCER);
     assert.equal(consumer.kind, SpanKind.CONSUMER);
     assert.equal(consumer.spanContext().traceId, producer.spanContext().traceId);
     assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
-    assert.equal(consumer.attributes['messaging.system'], 'nats');
-    assert.equal(consumer.attributes['messaging.destination.name'], 'signals.*.*');
-    assert.equal(consumer.attributes['messaging.nats.subject'], 'signals.buy.BTCUSD');
+    assert.equal(consumer.links[0]?.context.spanId, producer.spanContext().spanId);
+    for (const span of [producer, consumer]) {
+      assert.equal(span.attributes[ATTR_MESSAGING_SYSTEM_KEY], 'nats');
+      assert.equal(span.attributes[ATTR_MESSAGING_DESTINATION_NAME], 'signals.buy.BTCUSD');
+      assert.equal(span.attributes[ATTR_MESSAGING_DESTINATION_TEMPLATE], 'signals.*.*');
+      assert.equal(span.attributes[ATTR_SERVER_ADDRESS], LOOPBACK);
+      assert.equal(span.attributes[ATTR_SERVER_PORT], ports.natsClient);
+      assert.equal(span.attributes['messaging.nats.subject'], undefined, 'not a registered attribute');
+    }
 
-    const sent = await points('messaging.client.sent.messages');
+    const sent = await points(METRIC_MESSAGING_CLIENT_SENT_MESSAGES);
     assert.deepEqual(sent[0]?.attributes, {
-      'messaging.system': 'nats',
-      'messaging.operation.name': 'publish',
-      'messaging.destination.name': 'signals.*.*',
+      [ATTR_MESSAGING_SYSTEM_KEY]: 'nats',
+      [ATTR_MESSAGING_OPERATION_NAME]: 'publish',
+      [ATTR_MESSAGING_DESTINATION_TEMPLATE]: 'signals.*.*',
+      [ATTR_SERVER_ADDRESS]: LOOPBACK,
+      [ATTR_SERVER_PORT]: ports.natsClient,
     });
-    const consumed = await points('messaging.client.consumed.messages');
+    const consumed = await points(METRIC_MESSAGING_CLIENT_CONSUMED_MESSAGES);
     assert.equal(consumed[0]?.value, 1);
+    assert.equal(consumed[0]?.attributes[ATTR_MESSAGING_OPERATION_NAME], 'process');
   });
 
-  it('request/reply carries the context both ways', async () => {
+  it('a queue group is the consumer group, and the subscription names the messages no template matches', async () => {
+    const { telemetry, spans, points } = testTelemetry();
+    const messaging = new NatsInstrumentation(telemetry);
+    const done = Promise.withResolvers<undefined>();
+    const subscription = messaging.subscribe(nc, 'audit.*', () => done.resolve(undefined), {
+      queue: 'auditors',
+      onError: done.reject,
+    });
+    await nc.flush();
+    await messaging.publish(nc, 'audit.login', 'x');
+    await done.promise;
+    await eventually(
+      'the consumer span',
+      () => Promise.resolve(spans.getFinishedSpans().length === 2 ? true : undefined),
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
+    subscription.unsubscribe();
+    assert.equal(spanNamed(spans.getFinishedSpans(), 'publish audit.login').kind, SpanKind.PRODUCER);
+    const consumer = spanNamed(spans.getFinishedSpans(), 'process audit.*');
+    assert.equal(consumer.attributes[ATTR_MESSAGING_CONSUMER_GROUP_NAME], 'auditors');
+    const [processed] = await points(METRIC_MESSAGING_PROCESS_DURATION);
+    assert.equal(processed?.attributes[ATTR_MESSAGING_DESTINATION_TEMPLATE], 'audit.*');
+    assert.equal(processed?.attributes[ATTR_MESSAGING_CONSUMER_GROUP_NAME], 'auditors');
+  });
+
+  it('request/reply carries the context both ways; an instrumented reply goes to a temporary, anonymous inbox', async () => {
     const { telemetry, spans } = testTelemetry();
     const messaging = new NatsInstrumentation(telemetry);
     const subscription = messaging.subscribe(
       nc,
       'quotes.get',
-      (m) => {
-        m.respond('42');
-      },
+      (m) => messaging.publish(nc, m.reply ?? '', '42'),
       { onError: (error) => assert.fail(String(error)) },
     );
     await nc.flush();
     const reply = await messaging.request(nc, 'quotes.get', 'BTCUSD', { timeout: 2000 });
     assert.equal(reply.string(), '42');
     subscription.unsubscribe();
-    const producer = spanNamed(spans.getFinishedSpans(), 'send quotes.get');
+    const producer = spanNamed(spans.getFinishedSpans(), 'request quotes.get');
     const consumer = spanNamed(spans.getFinishedSpans(), 'process quotes.get');
     assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
+    const answer = spanNamed(spans.getFinishedSpans(), 'publish');
+    assert.equal(answer.parentSpanContext?.spanId, consumer.spanContext().spanId);
+    assert.match(String(answer.attributes[ATTR_MESSAGING_DESTINATION_NAME]), /^_INBOX\./);
+    assert.equal(answer.attributes[ATTR_MESSAGING_DESTINATION_TEMPORARY], true);
+    assert.equal(answer.attributes[ATTR_MESSAGING_DESTINATION_ANONYMOUS], true);
   });
 
-  it('JetStream publish and consume continue the trace; handler errors mark the span and reach the caller', async () => {
+  it('JetStream publish and consume continue the trace, with message ids and the durable consumer; handler errors mark the span and reach the caller', async () => {
     const { telemetry, spans, points } = testTelemetry();
-    const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['orders.*'] });
+    const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['orders.*'], connection: nc });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'ORDERS_TEST', subjects: ['orders.*'] });
     await jsm.consumers.add('ORDERS_TEST', { durable_name: 'worker', ack_policy: AckPolicy.Explicit });
@@ -136,7 +187,9 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
     const failures: string[] = [];
     for await (const m of messages) {
       try {
-        await messaging.process(m, (msg) => JSON.parse(msg.string()) as unknown);
+        await messaging.process(m, (msg) => JSON.parse(msg.string()) as unknown, {
+          consumerGroup: m.info.consumer,
+        });
         m.ack();
       } catch (error) {
         failures.push((error as Error).name);
@@ -145,20 +198,42 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
     }
     assert.deepEqual(failures, ['SyntaxError']);
     const finished = spans.getFinishedSpans();
-    const sends = finished.filter((s) => s.name === 'send orders.*');
+    const sends = finished.filter((s) => s.name === 'publish orders.*');
     const processes = finished.filter((s) => s.name === 'process orders.*');
     assert.equal(sends.length, 2);
     assert.equal(processes.length, 2);
     for (const [i, process] of processes.entries()) {
       assert.equal(process.parentSpanContext?.spanId, sends[i]?.spanContext().spanId);
     }
-    assert.equal(processes[1]?.status.code, SpanStatusCode.ERROR);
-    assert.equal(processes[1]?.attributes['error.type'], 'SyntaxError');
-    assert.equal(processes[1]?.events[0]?.attributes?.['exception.type'], 'SyntaxError');
-    const consumed = (await points('messaging.client.consumed.messages')).map(
-      (p) => p.attributes['error.type'],
+    assert.equal(sends[0]?.attributes[ATTR_MESSAGING_MESSAGE_ID], 'order-1');
+    assert.equal(
+      processes[0]?.attributes[ATTR_MESSAGING_MESSAGE_ID],
+      'order-1',
+      'from the Nats-Msg-Id header',
     );
-    assert.deepEqual(consumed, [undefined, 'SyntaxError']);
+    assert.equal(sends[1]?.attributes[ATTR_MESSAGING_MESSAGE_ID], undefined);
+    for (const span of [...sends, ...processes]) {
+      assert.equal(span.attributes[ATTR_SERVER_ADDRESS], LOOPBACK, 'from the connection it was given');
+      assert.equal(span.attributes[ATTR_SERVER_PORT], ports.natsClient);
+    }
+    assert.equal(processes[0]?.attributes[ATTR_MESSAGING_CONSUMER_GROUP_NAME], 'worker');
+    assert.equal(processes[1]?.status.code, SpanStatusCode.ERROR);
+    assert.equal(processes[1]?.attributes[ATTR_ERROR_TYPE], 'SyntaxError');
+    assert.equal(processes[1]?.events[0]?.attributes?.['exception.type'], 'SyntaxError');
+    const consumed = await points(METRIC_MESSAGING_CLIENT_CONSUMED_MESSAGES);
+    assert.deepEqual(
+      consumed.map((p) => [
+        p.attributes[ATTR_MESSAGING_CONSUMER_GROUP_NAME],
+        p.attributes[ATTR_ERROR_TYPE],
+        p.value,
+      ]),
+      [['worker', undefined, 2]],
+      'both delivered; a delivery does not fail',
+    );
+    const processed = (await points(METRIC_MESSAGING_PROCESS_DURATION)).map(
+      (p) => p.attributes[ATTR_ERROR_TYPE],
+    );
+    assert.deepEqual(processed, [undefined, 'SyntaxError']);
     await jsm.streams.delete('ORDERS_TEST');
   });
 
@@ -188,14 +263,14 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
       { timeoutMs: 5000, intervalMs: 10 },
     );
     subscription.unsubscribe();
-    const producer = spanNamed(exporter.getFinishedSpans(), 'send own.providers');
+    const producer = spanNamed(exporter.getFinishedSpans(), 'publish own.providers');
     const consumer = spanNamed(exporter.getFinishedSpans(), 'process own.providers');
     assert.equal(consumer.parentSpanContext?.spanId, producer.spanContext().spanId);
     const { resourceMetrics } = await reader.collect();
     const names = resourceMetrics.scopeMetrics.flatMap((scope) =>
       scope.metrics.map((m) => m.descriptor.name),
     );
-    assert.ok(names.includes('messaging.client.sent.messages'), names.join(', '));
+    assert.ok(names.includes(METRIC_MESSAGING_CLIENT_SENT_MESSAGES), names.join(', '));
     await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
   });
 
@@ -219,7 +294,7 @@ describe('NATS instrumentation against a real server', { timeout: 120_000 }, () 
       { timeoutMs: 5000, intervalMs: 10 },
     );
     subscription.unsubscribe();
-    const producer = spanNamed(spans.getFinishedSpans(), 'send batch.in');
+    const producer = spanNamed(spans.getFinishedSpans(), 'publish batch.in');
     const consumer = spanNamed(spans.getFinishedSpans(), 'process batch.in');
     assert.notEqual(consumer.spanContext().traceId, producer.spanContext().traceId);
     assert.equal(consumer.links[0]?.context.spanId, producer.spanContext().spanId);
