@@ -7,3 +7,7 @@ import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
 
 export const prometheus = { type: 'prometheus', uid: 'prometheus' } as const satisfies DataSourceRef;
 export const jaeger = { type: 'jaeger', uid: 'jaeger' } as const satisfies DataSourceRef;
+export const victoriaLogs = {
+  type: 'victoriametrics-logs-datasource',
+  uid: 'victorialogs',
+} as const satisfies DataSourceRef;

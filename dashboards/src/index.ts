@@ -4,6 +4,7 @@
  * `$__rate_interval` (Grafana's rate window, at least four export intervals).
  */
 import type { DashboardModel } from './dashboard.ts';
+import { victoriaLogs } from './datasources.ts';
 import { marketData } from './market-data.ts';
 import { messaging } from './messaging.ts';
 import { operations } from './operations.ts';
@@ -31,17 +32,26 @@ export interface PanelQuery {
   dashboard: string;
   /** The panel's title. */
   panel: string;
+  /** PromQL for Prometheus, LogsQL for VictoriaLogs. */
+  language: 'promql' | 'logsql';
   expr: string;
 }
 
 export function panelQueries(dashboards: readonly DashboardModel[] = allDashboards()): PanelQuery[] {
   return dashboards.flatMap((dashboard) =>
     (dashboard.panels ?? []).flatMap((panel) =>
-      ('targets' in panel ? (panel.targets ?? []) : []).flatMap((target) =>
-        'expr' in target && typeof target.expr === 'string'
-          ? [{ dashboard: dashboard.uid ?? '', panel: panel.title ?? '', expr: target.expr }]
-          : [],
-      ),
+      ('targets' in panel ? (panel.targets ?? []) : []).flatMap((target) => {
+        if (!('expr' in target) || typeof target.expr !== 'string') return [];
+        const datasource = 'datasource' in target ? (target.datasource as { uid?: string }) : undefined;
+        return [
+          {
+            dashboard: dashboard.uid ?? '',
+            panel: panel.title ?? '',
+            language: datasource?.uid === victoriaLogs.uid ? ('logsql' as const) : ('promql' as const),
+            expr: target.expr,
+          },
+        ];
+      }),
     ),
   );
 }

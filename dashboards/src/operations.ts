@@ -3,7 +3,7 @@
  * the SLO burn rates next to them. HTTP metrics are the library's semantic-convention ones.
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
-import { pieChart, stat, timeseries } from './panels.ts';
+import { logs, pieChart, stat, timeseries } from './panels.ts';
 import { failureRatio, quantile, serviceSelector, sumRate } from './promql.ts';
 
 const requests = 'http_server_request_duration_seconds_count';
@@ -152,6 +152,18 @@ export function operations(): DashboardModel {
             queries: [
               { expr: 'sum by (job) (http_server_active_requests{job=~"$service"})', legend: '{{job}}' },
             ],
+          }),
+        ],
+      },
+      {
+        title: 'Logs',
+        panels: [
+          logs({
+            title: 'Log records',
+            description:
+              'What the selected services logged, newest first, from VictoriaLogs: open a record for its ' +
+              'fields, and its trace_id for the trace in Jaeger.',
+            query: '_stream:{service.name=~"$service"}',
           }),
         ],
       },

@@ -12,6 +12,7 @@ import {
   GraphThresholdsStyleMode,
   LegendDisplayMode,
   LegendPlacement,
+  LogsSortOrder,
   ReduceDataOptionsBuilder,
   SortOrder,
   StackingConfigBuilder,
@@ -37,10 +38,11 @@ import {
   PieChartLegendValues,
   PieChartType,
 } from '@grafana/grafana-foundation-sdk/piechart';
+import { PanelBuilder as LogsBuilder } from '@grafana/grafana-foundation-sdk/logs';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeSeriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { prometheus } from './datasources.ts';
+import { prometheus, victoriaLogs } from './datasources.ts';
 import { type TraceSearch, traceLink } from './traces.ts';
 
 /** The selected service, as Grafana interpolates it into a link. */
@@ -195,4 +197,41 @@ export function pieChart(options: PanelOptions): SizedPanel {
         .values([PieChartLegendValues.Percent]),
     );
   return sized(builder, options, 6, 8);
+}
+
+export interface LogsOptions {
+  title: string;
+  description: string;
+  /** A LogsQL query; `$service` is the service variable (a regex, `.*` for all). */
+  query: string;
+  width?: number;
+  height?: number;
+}
+
+/**
+ * Log records from VictoriaLogs, newest first, each with its fields; a record's trace_id opens
+ * its trace (the datasource's derived field, dashboards/provisioning/datasources).
+ */
+export function logs(options: LogsOptions): SizedPanel {
+  // The SDK has no query builder for this datasource: its query is this plain object.
+  const target: Builder<Dataquery> = {
+    build: () => ({
+      refId: 'A',
+      datasource: victoriaLogs,
+      expr: options.query,
+      queryType: 'instant',
+      _implementsDataqueryVariant: () => undefined,
+    }),
+  };
+  const builder = new LogsBuilder()
+    .title(options.title)
+    .description(options.description)
+    .datasource(victoriaLogs)
+    .withTarget(target)
+    .showTime(true)
+    .enableLogDetails(true)
+    .wrapLogMessage(true)
+    .sortOrder(LogsSortOrder.Descending)
+    .links([traceLink(`Traces of ${selectedService} in Jaeger`, { service: selectedService })]);
+  return { builder, width: options.width ?? 24, height: options.height ?? 10 };
 }

@@ -13,8 +13,8 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { PubAck } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { SpanKind } from '@opentelemetry/api';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { catalog } from '@tradeobs/platform';
@@ -28,11 +28,50 @@ const repoRoot = join(import.meta.dirname, '../..');
 type Level = 'required' | 'conditionally required' | 'recommended' | 'opt-in';
 type SpanGroup = 'HTTP server' | 'messaging producer' | 'messaging consumer';
 
+/** What producer and consumer spans share in the messaging conventions (v1.44). */
+/** An attribute's level in the conventions; `leftOut` where we do not set it, the note says why. */
+interface Convention {
+  level: Level;
+  note?: string;
+  leftOut?: true;
+}
+
+const messagingSpans: Record<string, Convention> = {
+  'messaging.system': {
+    level: 'required',
+    note: '`nats`, a value of our own: the conventions list none for NATS. Still `messaging.system`: no release defines the `messaging.system.name` that @opentelemetry/semantic-conventions 1.45 points to',
+  },
+  'messaging.operation.name': { level: 'required', note: '`publish`, `request` or `process`' },
+  'messaging.destination.name': { level: 'conditionally required', note: 'the concrete subject' },
+  'messaging.destination.template': {
+    level: 'conditionally required',
+    note: 'the subject template that matched (also the span name’s destination)',
+  },
+  'messaging.destination.temporary': {
+    level: 'conditionally required',
+    note: '`true` for `_INBOX.` replies',
+  },
+  'messaging.destination.anonymous': {
+    level: 'conditionally required',
+    note: '`true` for `_INBOX.` replies',
+  },
+  'messaging.message.id': { level: 'recommended', note: 'the `Nats-Msg-Id` header (JetStream’s `msgID`)' },
+  'messaging.client.id': { level: 'recommended', note: 'the client id the server assigned' },
+  'server.address': { level: 'recommended', note: 'the server the connection is on' },
+  'server.port': { level: 'recommended' },
+  'messaging.message.body.size': { level: 'opt-in', note: 'only with `messageBodySize: true`' },
+  'network.peer.address': {
+    level: 'recommended',
+    leftOut: true,
+    note: 'nats.js tells the configured server, not the socket’s peer',
+  },
+};
+
 /**
  * The conventions' requirement level of each attribute of our spans (semantic conventions
  * v1.44: HTTP spans, messaging spans), and what we do where it is not simply "set".
  */
-const conventions: Record<SpanGroup, Record<string, { level: Level; note?: string }>> = {
+const conventions: Record<SpanGroup, Record<string, Convention>> = {
   'HTTP server': {
     'http.request.method': { level: 'required', note: 'an unknown method is `_OTHER`' },
     'http.request.method_original': { level: 'conditionally required', note: 'when the method was unknown' },
@@ -55,32 +94,24 @@ const conventions: Record<SpanGroup, Record<string, { level: Level; note?: strin
     'user_agent.original': { level: 'recommended' },
   },
   'messaging producer': {
-    'messaging.system': { level: 'required', note: '`nats` (the conventions list no value for NATS)' },
-    'messaging.operation.name': { level: 'required' },
-    'messaging.operation.type': { level: 'conditionally required' },
-    'messaging.destination.name': { level: 'conditionally required', note: 'the concrete subject' },
-    'messaging.destination.template': {
+    ...messagingSpans,
+    'messaging.operation.type': { level: 'conditionally required', note: '`send`' },
+    'error.type': {
       level: 'conditionally required',
-      note: 'the subject template that matched',
+      note: 'when the send failed (`TimeoutError`, `NoRespondersError`, …), with status ERROR',
     },
-    'messaging.message.body.size': { level: 'opt-in', note: 'only with `messageBodySize: true`' },
-    'error.type': { level: 'conditionally required', note: 'when the operation failed' },
   },
   'messaging consumer': {
-    'messaging.system': { level: 'required' },
-    'messaging.operation.name': { level: 'required' },
-    'messaging.operation.type': { level: 'conditionally required' },
-    'messaging.destination.name': { level: 'conditionally required', note: 'the concrete subject' },
-    'messaging.destination.template': {
-      level: 'conditionally required',
-      note: 'the subject template that matched',
-    },
+    ...messagingSpans,
+    'messaging.operation.type': { level: 'conditionally required', note: '`process`' },
     'messaging.consumer.group.name': {
-      level: 'conditionally required',
-      note: 'the durable consumer, when given',
+      level: 'recommended',
+      note: 'the durable consumer or queue group, when known (a registry attribute since v1.44, set as the Kafka and RabbitMQ refinements do)',
     },
-    'messaging.message.body.size': { level: 'opt-in', note: 'only with `messageBodySize: true`' },
-    'error.type': { level: 'conditionally required', note: 'when the handler failed' },
+    'error.type': {
+      level: 'conditionally required',
+      note: 'when the handler failed, with status ERROR and an exception event',
+    },
   },
 };
 
@@ -139,13 +170,23 @@ async function libraryTelemetry(): Promise<{ metrics: MetricRow[]; spans: Map<Sp
   await app.fetch(new Request('http://service:8000/fail'), node);
   await app.fetch(new Request('http://service:8000/items/1', { method: 'BREW' }), node);
 
-  const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['orders.*'] });
+  // What a connection tells of itself: the server it is on and the id it was given there.
+  const connection = { getServer: () => 'nats:4222', info: { client_id: 7 } } as unknown as Pick<
+    NatsConnection,
+    'getServer' | 'info'
+  >;
+  const messaging = new NatsInstrumentation(telemetry, { subjectTemplates: ['orders.*'], connection });
   // A stream that acknowledges at once: what is measured is the instrumentation, not NATS.
   const stream = { publish: () => Promise.resolve({ stream: 'ORDERS', seq: 1, duplicate: false } as PubAck) };
-  await messaging.jetstreamPublish(stream as unknown as JetStreamClient, 'orders.new', new Uint8Array(2));
+  await messaging.jetstreamPublish(stream, 'orders.new', new Uint8Array(2), {
+    msgID: 'order-1',
+  });
+  const delivered = natsHeaders();
+  delivered.set('Nats-Msg-Id', 'order-1');
   await messaging.process(
-    { subject: 'orders.new', data: new Uint8Array(2), headers: natsHeaders() },
+    { subject: 'orders.new', data: new Uint8Array(2), headers: delivered },
     () => undefined,
+    { consumerGroup: 'fulfilment' },
   );
   await runtimeObservations();
 
@@ -241,8 +282,14 @@ export async function renderReference(): Promise<string> {
   ][]) {
     const emitted = library.spans.get(group) ?? new Set<string>();
     lines.push(`### ${group} spans`, '', '| attribute | conventions | we | note |', '|---|---|---|---|');
-    for (const [attribute, { level, note }] of Object.entries(expected)) {
-      const state = emitted.has(attribute) ? 'set' : level === 'opt-in' ? 'opt-in, off' : 'when it applies';
+    for (const [attribute, { level, note, leftOut }] of Object.entries(expected)) {
+      const state = emitted.has(attribute)
+        ? 'set'
+        : leftOut
+          ? 'left out'
+          : level === 'opt-in'
+            ? 'opt-in, off'
+            : 'when it applies';
       lines.push(`| ${code(attribute)} | ${level} | ${state} | ${note ?? ''} |`);
     }
     const extra = [...emitted].filter((attribute) => !(attribute in expected)).sort();

@@ -38,7 +38,7 @@ const shownApart = new Set([
 export type LogRecord = Record<string, string>;
 
 /** Runs a LogsQL query; VictoriaLogs answers one JSON object a line. */
-async function query(logsql: string, limit: number): Promise<LogRecord[]> {
+export async function queryLogs(logsql: string, limit: number): Promise<LogRecord[]> {
   let response: Response;
   try {
     response = await fetch(`${logsApi}/query`, {
@@ -61,12 +61,15 @@ async function query(logsql: string, limit: number): Promise<LogRecord[]> {
 
 /** Every record of one trace, oldest first. */
 export function fetchTraceLogs(traceId: string, limit = 1000): Promise<LogRecord[]> {
-  return query(`trace_id:=${checkTraceId(traceId)} | sort by (_time)`, limit);
+  return queryLogs(`trace_id:=${checkTraceId(traceId)} | sort by (_time)`, limit);
 }
 
 /** How many records each span of a trace has, by span id. */
 export async function countLogsBySpan(traceId: string): Promise<Map<string, number>> {
-  const rows = await query(`trace_id:=${checkTraceId(traceId)} | stats by (span_id) count() records`, 10_000);
+  const rows = await queryLogs(
+    `trace_id:=${checkTraceId(traceId)} | stats by (span_id) count() records`,
+    10_000,
+  );
   return new Map(rows.map((row) => [row.span_id ?? '', Number(row.records ?? 0)]));
 }
 

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { panelQueries } from '@tradeobs/dashboards';
+import { queryLogs } from '../../infra/runner/logs.ts';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { startStack, stopStack } from '../../infra/runner/stack.ts';
@@ -29,6 +30,8 @@ const failureOnlySeries = new Set([
   'otelcol_exporter_send_failed_metric_points',
   'otelcol_exporter_enqueue_failed_spans',
   'otelcol_exporter_enqueue_failed_metric_points',
+  'otelcol_exporter_send_failed_log_records',
+  'otelcol_exporter_enqueue_failed_log_records',
 ]);
 
 async function ruleExpressions(): Promise<{ name: string; expr: string }[]> {
@@ -132,7 +135,10 @@ describe('dashboards and alerts on live data', { timeout: 25 * 60_000 }, () => {
     do {
       empty = [];
       for (const panel of queries) {
-        const result = await query(withVariables(panel.expr));
+        const result =
+          panel.language === 'promql'
+            ? await query(withVariables(panel.expr))
+            : await queryLogs(withVariables(panel.expr), 1);
         if (result.length === 0) empty.push(`${panel.dashboard} / ${panel.panel}: ${panel.expr}`);
       }
       if (empty.length === 0) break;
@@ -143,7 +149,7 @@ describe('dashboards and alerts on live data', { timeout: 25 * 60_000 }, () => {
 
   it('every metric name used by a dashboard or a rule exists in Prometheus', async () => {
     const used = new Map<string, string>();
-    for (const panel of panelQueries())
+    for (const panel of panelQueries().filter((query) => query.language === 'promql'))
       for (const name of metricNames(panel.expr)) used.set(name, `panel ${panel.dashboard} / ${panel.panel}`);
     for (const rule of await ruleExpressions())
       for (const name of metricNames(rule.expr)) used.set(name, `rule ${rule.name}`);

@@ -67,6 +67,13 @@ export async function openExecutionQueue(context: ServiceContext): Promise<Execu
         throw error;
       }
       telemetry.metrics.pipelinesEnqueued.add(1, { trigger_mode: trigger.mode });
+      // With the worker's "execution finished", an execution's life in the logs, each record in
+      // the span it happened in: the trace of a request or a signal leads to both.
+      telemetry.logger.info('execution requested', {
+        executionId: execution.id,
+        pipelineId: pipeline.id,
+        triggerMode: trigger.mode,
+      });
       return { outcome: 'enqueued', execution };
     },
   };
