@@ -67,12 +67,19 @@ export function runtime(): DashboardModel {
             ],
             min: 0,
             max: 1,
+            width: 8,
           }),
           timeseries({
             title: 'Event loop delay',
-            description: 'How late timers fire: every request waits at least this long.',
+            description:
+              'Time between two ticks of a timer that the runtime arms every 20 ms, since the previous ' +
+              'export: an idle loop reads 20 ms; what is above that, callbacks waited behind the ones running.',
             unit: 's',
             queries: [
+              {
+                expr: 'max by (job) (nodejs_eventloop_delay_p50_seconds{job=~"$service"})',
+                legend: '{{job}} p50',
+              },
               {
                 expr: 'max by (job) (nodejs_eventloop_delay_p99_seconds{job=~"$service"})',
                 legend: '{{job}} p99',
@@ -87,6 +94,21 @@ export function runtime(): DashboardModel {
               [0.05, 'yellow'],
               [0.2, 'red'],
             ],
+            width: 8,
+          }),
+          timeseries({
+            title: 'Active resources',
+            description:
+              'What keeps the event loop alive, by type: TCPWrap is an open TCP connection, Timeout a timer. ' +
+              'A count that only grows is a leak of handles.',
+            unit: 'short',
+            queries: [
+              {
+                expr: 'sum by (job, v8js_resource_type) (v8js_resource_active{job=~"$service"})',
+                legend: '{{job}} {{v8js_resource_type}}',
+              },
+            ],
+            width: 8,
           }),
         ],
       },
@@ -95,32 +117,36 @@ export function runtime(): DashboardModel {
         panels: [
           timeseries({
             title: 'Heap used',
-            description: 'V8 heap in use, and its limit.',
+            description:
+              'V8 heap in use, over all spaces, against what V8 has reserved for them and what of that is ' +
+              'committed in memory.',
             unit: 'bytes',
             queries: [
               { expr: 'sum by (job) (v8js_memory_heap_used_bytes{job=~"$service"})', legend: '{{job}} used' },
               {
-                expr: 'sum by (job) (v8js_memory_heap_limit_bytes{job=~"$service"})',
-                legend: '{{job}} limit',
+                expr: 'sum by (job) (v8js_memory_heap_space_size_bytes{job=~"$service"})',
+                legend: '{{job}} size',
+              },
+              {
+                expr: 'sum by (job) (v8js_memory_heap_space_physical_size_bytes{job=~"$service"})',
+                legend: '{{job}} committed',
               },
             ],
           }),
           timeseries({
-            title: 'Heap used of limit',
-            description: 'Near the limit, V8 collects garbage constantly and then aborts the process.',
+            title: 'Heap used of its size, by space',
+            description:
+              'How full each heap space is: V8 collects garbage in a space that fills, then grows it. Old ' +
+              'space near 100% with a size that keeps growing is a leak. (The conventions have no heap ' +
+              'limit metric since v8js.memory.heap.limit became the per-space size.)',
             unit: 'percentunit',
             queries: [
               {
                 expr:
-                  'sum by (job) (v8js_memory_heap_used_bytes{job=~"$service"})' +
-                  ' / sum by (job) (v8js_memory_heap_limit_bytes{job=~"$service"})',
-                legend: '{{job}}',
+                  'sum by (job, v8js_heap_space_name) (v8js_memory_heap_used_bytes{job=~"$service"})' +
+                  ' / (sum by (job, v8js_heap_space_name) (v8js_memory_heap_space_size_bytes{job=~"$service"}) > 0)',
+                legend: '{{job}} {{v8js_heap_space_name}}',
               },
-            ],
-            thresholds: [
-              [null, 'green'],
-              [0.8, 'yellow'],
-              [0.9, 'red'],
             ],
             min: 0,
             max: 1,

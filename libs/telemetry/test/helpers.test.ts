@@ -34,22 +34,6 @@ describe('logs', () => {
   });
 });
 
-describe('runtime metrics', () => {
-  it('exist from start-up, before any request', async () => {
-    const { metricNames } = testTelemetry();
-    const names = await metricNames();
-    for (const name of [
-      'process.uptime',
-      'process.cpu.time',
-      'process.memory.usage',
-      'v8js.memory.heap.used',
-      'nodejs.eventloop.utilization',
-    ]) {
-      assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
-    }
-  });
-});
-
 describe('OTEL_SDK_DISABLED', () => {
   it('leaves working no-op instruments and no spans', async () => {
     const { telemetry, spans } = testTelemetry(
