@@ -16,6 +16,7 @@ import { runInNewContext } from 'node:vm';
 import type { PubAck } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { SpanKind } from '@opentelemetry/api';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { catalog } from '@tradeobs/platform';
 import { httpInstrumentation } from '@tradeobs/telemetry/hono';
@@ -149,8 +150,15 @@ interface MetricRow {
 }
 
 /** Runs the library's instrumentation once for every kind of operation and reads what it recorded. */
-async function libraryTelemetry(): Promise<{ metrics: MetricRow[]; spans: Map<SpanGroup, Set<string>> }> {
-  const { telemetry, spans, metrics } = testTelemetry();
+interface LibraryTelemetry {
+  metrics: MetricRow[];
+  spans: Map<SpanGroup, Set<string>>;
+  /** One log record as the logger makes it, inside a span, with a field and an error. */
+  logRecord: ReadableLogRecord | undefined;
+}
+
+async function libraryTelemetry(): Promise<LibraryTelemetry> {
+  const { telemetry, spans, metrics, logRecords } = testTelemetry();
   const app = new Hono();
   app.use(httpInstrumentation(telemetry));
   app.get('/items/:id', (c) => c.json({ id: c.req.param('id') }));
@@ -189,6 +197,10 @@ async function libraryTelemetry(): Promise<{ metrics: MetricRow[]; spans: Map<Sp
     { consumerGroup: 'fulfilment' },
   );
   await runtimeObservations();
+  telemetry.tracer.startActiveSpan('logged', (span) => {
+    telemetry.logger.warn('order rejected', { orderId: 'o-1', error: new RangeError('over the limit') });
+    span.end();
+  });
 
   const rows = new Map<string, MetricRow>();
   for (const metric of await metrics()) {
@@ -218,8 +230,14 @@ async function libraryTelemetry(): Promise<{ metrics: MetricRow[]; spans: Map<Sp
     for (const key of Object.keys(span.attributes)) keys.add(key);
     spanAttributes.set(group, keys);
   }
+  // Before shutdown, which empties the in-memory exporters.
+  const [logRecord] = logRecords();
   await telemetry.shutdown();
-  return { metrics: [...rows.values()].sort((a, b) => a.name.localeCompare(b.name)), spans: spanAttributes };
+  return {
+    metrics: [...rows.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    spans: spanAttributes,
+    logRecord,
+  };
 }
 
 async function sourceFiles(dir: string): Promise<string[]> {
@@ -296,6 +314,25 @@ export async function renderReference(): Promise<string> {
     if (extra.length > 0) lines.push('', `Also set, outside the conventions' list: ${list(extra)}.`);
     lines.push('');
   }
+  const record = library.logRecord;
+  lines.push(
+    '## Log records',
+    '',
+    'Each call of the library’s logger is a JSON line on standard output and an OpenTelemetry log record, as this one:',
+    "`logger.warn('order rejected', { orderId: 'o-1', error: new RangeError(…) })` inside a span.",
+    '',
+    '| field | value |',
+    '|---|---|',
+    `| severity | ${code(String(record?.severityNumber))} (\`${record?.severityText ?? ''}\`) |`,
+    `| body | ${code(String(record?.body))} |`,
+    `| attributes | ${list(Object.keys(record?.attributes ?? {}))} |`,
+    `| trace context | ${record?.spanContext ? '`trace_id`, `span_id`, `trace_flags` of the active span' : '—'} |`,
+    `| resource | ${list(Object.keys(record?.resource.attributes ?? {}).filter((key) => !key.startsWith('process.') && !key.startsWith('host.')))} |`,
+    '',
+    'The first Error among the fields becomes the `exception.*` attributes, further ones are fields in the JSON',
+    'line’s form; a body is cut to `TELEMETRY_LOG_BODY_LENGTH_LIMIT` characters and attributes to the record limits.',
+    '',
+  );
   const places = await recordedAt(Object.keys(catalog));
   lines.push(
     '## Metrics of the platform (its catalog, `libs/platform/src/metrics.ts`)',
