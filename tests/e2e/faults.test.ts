@@ -4,8 +4,9 @@
  * - The collector killed for 30 s under load: every request is answered without error, and the
  *   spans of the requests made meanwhile reach Jaeger once it is back (the SDK keeps and retries
  *   them).
- * - Jaeger down for 60 s under load, then the collector killed with SIGKILL while its queue
- *   holds the spans: after both return, every span arrives (the file-backed sending queue).
+ * - Jaeger and VictoriaLogs down for 60 s under load, then the collector killed with SIGKILL
+ *   while its queues hold the spans and log records: after all return, every span and every
+ *   log record arrives (the file-backed sending queues).
  * - Prometheus down for 60 s: the remote-write WAL delivers the samples of the outage, so the
  *   counters have no gap.
  * - An overload from telemetrygen beyond what the machine can carry: the memory limiter keeps
@@ -15,11 +16,15 @@
  *   published and consumed, and no execution is done twice.
  * - A flood of bad input: only 4xx answers, the api stays up, and the number of HTTP series in
  *   Prometheus stays bounded whatever the paths and ids.
+ * - A flood of huge log records from a service: it keeps answering, its memory stays bounded,
+ *   and what is stored is cut to the body and attribute limits.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { infrastructure } from '../../infra/runner/components.ts';
@@ -27,7 +32,9 @@ import { ensureTelemetrygen } from '../../infra/runner/install.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { readSettings } from '../../infra/runner/settings.ts';
 import { logFile, stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
+import { queryLogs } from '../../infra/runner/logs.ts';
 import { fetchTrace } from '../../infra/runner/trace.ts';
+import { initTelemetry, type Telemetry } from '../../libs/telemetry/src/telemetry.ts';
 import { eventually } from '../support/poll.ts';
 import { query, scrapedValue } from '../support/prometheus.ts';
 import { useTemporaryStackState } from '../support/stack.ts';
@@ -77,6 +84,43 @@ async function tracesArrived(traceIds: readonly string[]): Promise<number> {
   return traceIds.length - missing.size;
 }
 
+/**
+ * A service of the test's own, sending logs through the library to the stack's collector the way
+ * the platform's services do, so that every record it writes can be counted in VictoriaLogs.
+ */
+function logProbe(name: string, env: Record<string, string> = {}): Telemetry {
+  return initTelemetry({
+    serviceName: name,
+    serviceVersion: '0.0.0',
+    registerGlobal: false,
+    // Records only: the JSON lines would be the test's own output.
+    logStdout: false,
+    logWrite: () => undefined,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://${LOOPBACK}:${ports.collectorOtlpGrpc}`,
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_BLRP_SCHEDULE_DELAY: '200',
+      ...env,
+    },
+  });
+}
+
+/** How many records of a service VictoriaLogs holds, once it holds `expected` or after two minutes. */
+async function logRecordsStored(service: string, expected: number): Promise<number> {
+  const count = async () => {
+    const [row] = await queryLogs(`_stream:{service.name="${service}"} | count() records`, 1);
+    return Number(row?.records ?? 0);
+  };
+  const deadline = Date.now() + 120_000;
+  let stored = await count().catch(() => 0);
+  while (stored < expected && Date.now() < deadline) {
+    await sleep(2_000);
+    stored = await count().catch(() => stored);
+  }
+  return stored;
+}
+
 describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
   before(async () => {
     await useTemporaryStackState();
@@ -112,9 +156,16 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
     assert.equal((await stackStatus()).find((s) => s.name === 'api')?.pid, apiPid, 'the api did not restart');
   });
 
-  it('Jaeger down for 60 s under load, and the collector SIGKILLed with spans in its queue: every span arrives', async () => {
-    await stopStack(undefined, ['jaeger']);
-    const { traceIds, failures } = await loadApi(60_000);
+  it('Jaeger and VictoriaLogs down for 60 s under load, and the collector SIGKILLed with spans and logs in its queues: every span and record arrives', async () => {
+    await stopStack(undefined, ['jaeger', 'victorialogs']);
+    const probe = logProbe('e2e-log-outage');
+    let written = 0;
+    const writing = setInterval(() => {
+      written += 1;
+      probe.logger.info('outage probe', { sequence: written });
+    }, 20);
+    const { traceIds, failures } = await loadApi(60_000).finally(() => clearInterval(writing));
+    await probe.shutdown();
     // Time for the services to export and for the collector to accept into its queue.
     await sleep(3_000);
     const collector = (await stackStatus()).find((s) => s.name === 'collector')?.pid;
@@ -123,15 +174,26 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
     await eventually('the collector gone', async () =>
       (await stackStatus()).find((s) => s.name === 'collector')?.pid ? undefined : true,
     );
-    await startStack(undefined, ['jaeger', 'collector']);
+    await startStack(undefined, ['jaeger', 'victorialogs', 'collector']);
     const arrived = await tracesArrived(traceIds);
+    const stored = await logRecordsStored('e2e-log-outage', written);
+    const sequences = await queryLogs(
+      '_stream:{service.name="e2e-log-outage"} | uniq by (sequence)',
+      100_000,
+    );
     process.stdout.write(
-      `# Jaeger down 60 s, collector SIGKILLed with a full queue: ${traceIds.length} traces produced, ` +
-        `${arrived} arrived, ${traceIds.length - arrived} lost\n`,
+      `# Jaeger and VictoriaLogs down 60 s, collector SIGKILLed with full queues: ${traceIds.length} traces ` +
+        `produced, ${arrived} arrived, ${traceIds.length - arrived} lost; ${written} log records written, ` +
+        `${stored} stored (${sequences.length} distinct)\n`,
     );
     assert.deepEqual(failures, [], 'every request answered without error');
     assert.ok(traceIds.length > 100, 'the load ran');
     assert.equal(arrived, traceIds.length, 'no trace lost');
+    assert.ok(written > 1_000, 'the log probe ran');
+    assert.equal(sequences.length, written, 'no log record lost');
+    // A record the collector re-sends after the SIGKILL may be stored twice (at least once is
+    // what a queue that survives a kill can promise); more than a batch's worth would be a leak.
+    assert.ok(stored - written < 1_000, `${stored - written} records stored twice`);
   });
 
   it('Prometheus down for 60 s: the WAL delivers the samples of the outage, counters have no gap', async () => {
@@ -359,5 +421,59 @@ describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
       `# api HTTP series: ${before} before, ${after} after ${total} requests with random paths and ids\n`,
     );
     assert.ok(after - before <= 30, `series grew by ${after - before}: raw paths or ids as labels?`);
+  });
+
+  it('a flood of huge log records: the service keeps answering, its memory stays bounded, the records are cut to the limits', async () => {
+    const probe = logProbe('e2e-log-flood');
+    const body = 'b'.repeat(1_000_000);
+    const attribute = 'a'.repeat(100_000);
+    // Each request logs a 1 MB message with a 100 kB attribute: what a service that logs request
+    // bodies would do under a flood of large requests.
+    const server = createServer((_request, response) => {
+      probe.logger.warn(body, { payload: attribute });
+      response.end('ok');
+    });
+    server.listen(0, LOOPBACK);
+    await once(server, 'listening');
+    const url = `http://${LOOPBACK}:${(server.address() as AddressInfo).port}/`;
+    const rssBefore = process.memoryUsage.rss();
+    let slowest = 0;
+    let answered = 0;
+    try {
+      for (let round = 0; round < 100; round += 1) {
+        await Promise.all(
+          Array.from({ length: 20 }, async () => {
+            const startedAt = performance.now();
+            const response = await fetch(url);
+            assert.equal(await response.text(), 'ok');
+            slowest = Math.max(slowest, performance.now() - startedAt);
+            answered += 1;
+          }),
+        );
+      }
+    } finally {
+      server.close();
+    }
+    const rssGrowth = (process.memoryUsage.rss() - rssBefore) / 2 ** 20;
+    await probe.shutdown();
+    const stored = await logRecordsStored('e2e-log-flood', 1);
+    const [longest] = await queryLogs(
+      '_stream:{service.name="e2e-log-flood"} | len(_msg) as body_length | len(payload) as payload_length' +
+        ' | stats max(body_length) body, max(payload_length) payload',
+      1,
+    );
+    process.stdout.write(
+      `# log flood: ${answered} requests each logging 1 MB, slowest answer ${slowest.toFixed(0)} ms, ` +
+        `RSS grew ${rssGrowth.toFixed(0)} MiB; ${stored} records stored, longest body ${longest?.body} ` +
+        `characters, longest attribute ${longest?.payload}\n`,
+    );
+    assert.equal(answered, 2_000, 'every request answered');
+    assert.ok(slowest < 2_000, `slowest answer ${slowest.toFixed(0)} ms`);
+    // The retry buffer holds at most 32 MiB and the processor's queue 2,048 cut records (16 KiB
+    // bodies, 4 KiB attributes): far below the 2 GB that 2,000 records as written would take.
+    assert.ok(rssGrowth < 300, `RSS grew ${rssGrowth.toFixed(0)} MiB`);
+    assert.ok(stored > 0, 'records arrived');
+    assert.ok(Number(longest?.body) <= 16_384, `a stored body of ${longest?.body} characters`);
+    assert.ok(Number(longest?.payload) <= 4_096, `a stored attribute of ${longest?.payload} characters`);
   });
 });
