@@ -1,6 +1,6 @@
 /**
  * Telemetry Pipeline: the collector (accepted, refused, sent, failed, queues), Prometheus'
- * remote-write ingestion, Jaeger's ingestion, and which services are sending. Prometheus
+ * remote-write ingestion, Jaeger's and VictoriaLogs' ingestion, and which services are sending. Prometheus
  * scrapes these components itself (infra/prometheus/prometheus.yml); the collector's own
  * counters carry no `_total` suffix, and Jaeger, a collector too, has the same names.
  */
@@ -12,9 +12,12 @@ const collector = '{job="otel-collector"}';
 const jaegerJob = '{job="jaeger"}';
 const prometheusWrites = '{job="prometheus", handler="/api/v1/write"}';
 const prometheusSelf = '{job="prometheus"}';
+const victoriaLogsJob = '{job="victorialogs"}';
+
+type Signal = 'spans' | 'metric_points' | 'log_records';
 
 /** Received and refused items of one signal, by receiver. */
-function received(selector: string, signal: 'spans' | 'metric_points') {
+function received(selector: string, signal: Signal) {
   const accepted = sumRate(`otelcol_receiver_accepted_${signal}`, selector, ['receiver']);
   return [
     { expr: accepted, legend: 'accepted ({{receiver}})' },
@@ -26,7 +29,7 @@ function received(selector: string, signal: 'spans' | 'metric_points') {
 }
 
 /** Sent, failed and dropped (queue full) items of one signal, by exporter. */
-function exported(selector: string, signal: 'spans' | 'metric_points') {
+function exported(selector: string, signal: Signal) {
   const sent = sumRate(`otelcol_exporter_sent_${signal}`, selector, ['exporter']);
   return [
     { expr: sent, legend: 'sent ({{exporter}})' },
@@ -42,16 +45,16 @@ function exported(selector: string, signal: 'spans' | 'metric_points') {
 }
 
 /**
- * The first hop, inside each service: spans its batch processor handed on, and those dropped
+ * The first hop, inside each service: what its batch processor handed on, and what was dropped
  * there (a full processor queue, or an exporter whose retry buffer overflowed in a long outage).
  */
-function serviceSpanProcessors() {
-  const processed = 'otel_sdk_processor_span_processed_total';
+function serviceProcessors(signal: 'span' | 'log', alert: string) {
+  const processed = `otel_sdk_processor_${signal}_processed_total`;
   const handedOn = sumRate(processed, '{job=~"$service", error_type=""}', ['job']);
+  const items = signal === 'span' ? 'Spans' : 'Log records';
   return timeseries({
-    title: 'Spans leaving services',
-    description:
-      "Spans each service's batch processor handed to its exporter per second, and dropped inside the service: by the processor when its queue was full, or by the exporter when a long collector outage filled its retry buffer (TelemetrySpansDroppedInService).",
+    title: `${items} leaving services`,
+    description: `${items} each service's batch processor handed to its exporter per second, and dropped inside the service: by the processor when its queue was full, or by the exporter when a long collector outage filled its retry buffer (${alert}).`,
     unit: 'cps',
     queries: [
       { expr: handedOn, legend: '{{job}}' },
@@ -63,7 +66,6 @@ function serviceSpanProcessors() {
         legend: 'dropped ({{job}})',
       },
     ],
-    width: 24,
   });
 }
 
@@ -72,7 +74,7 @@ export function telemetryPipeline(): DashboardModel {
     uid: 'telemetry-pipeline',
     title: 'Telemetry Pipeline',
     description:
-      'Collector accepted, refused, sent and failed; sending queues; Prometheus remote-write and Jaeger ingestion.',
+      'Collector accepted, refused, sent and failed; sending queues; Prometheus remote-write, Jaeger and VictoriaLogs ingestion.',
     rows: [
       {
         title: 'Collector',
@@ -102,6 +104,19 @@ export function telemetryPipeline(): DashboardModel {
               'Metric points sent per second; for remote write, sent means written to its write-ahead log, not yet taken by Prometheus.',
             unit: 'cps',
             queries: exported(collector, 'metric_points'),
+          }),
+          timeseries({
+            title: 'Log records received',
+            description: 'Log records accepted and refused per second.',
+            unit: 'cps',
+            queries: received(collector, 'log_records'),
+          }),
+          timeseries({
+            title: 'Log records exported',
+            description:
+              'Log records sent per second by exporter, failed after retries, and dropped because the queue was full.',
+            unit: 'cps',
+            queries: exported(collector, 'log_records'),
           }),
           timeseries({
             title: 'Sending queues',
@@ -232,6 +247,43 @@ export function telemetryPipeline(): DashboardModel {
         ],
       },
       {
+        title: 'VictoriaLogs',
+        panels: [
+          timeseries({
+            title: 'Log records stored by VictoriaLogs',
+            description:
+              'Rows VictoriaLogs ingested per second, by protocol, and rows it dropped, by reason (TelemetryLogsBackendNotStoring).',
+            unit: 'cps',
+            queries: [
+              {
+                expr: sumRate('vl_rows_ingested_total', victoriaLogsJob, ['type']),
+                legend: 'stored ({{type}})',
+              },
+              {
+                expr: orZero(
+                  sumRate('vl_rows_dropped_total', '{job="victorialogs", reason!="debug"}', ['reason']),
+                  sumRate('vl_rows_ingested_total', victoriaLogsJob),
+                ),
+                legend: 'dropped ({{reason}})',
+              },
+            ],
+          }),
+          timeseries({
+            title: 'VictoriaLogs storage',
+            description:
+              'Log data on disk (compressed) and free disk space; at 2 GiB (-retention.maxDiskSpaceUsageBytes) the oldest days go.',
+            unit: 'bytes',
+            queries: [
+              {
+                expr: 'sum(vl_compressed_data_size_bytes{job="victorialogs"})',
+                legend: 'stored, compressed',
+              },
+              { expr: 'min(vl_free_disk_space_bytes{job="victorialogs"})', legend: 'free disk' },
+            ],
+          }),
+        ],
+      },
+      {
         title: 'Services sending',
         panels: [
           stat({
@@ -266,7 +318,8 @@ export function telemetryPipeline(): DashboardModel {
             ],
             seriesTraces: { service: '${__field.labels.service_name}' },
           }),
-          serviceSpanProcessors(),
+          serviceProcessors('span', 'TelemetrySpansDroppedInService'),
+          serviceProcessors('log', 'TelemetryLogRecordsDroppedInService'),
         ],
       },
     ],
