@@ -40,6 +40,21 @@ import {
   METRIC_MESSAGING_CLIENT_OPERATION_DURATION,
   METRIC_MESSAGING_CLIENT_SENT_MESSAGES,
   METRIC_MESSAGING_PROCESS_DURATION,
+  ATTR_CPU_MODE,
+  ATTR_NODEJS_EVENTLOOP_STATE,
+  ATTR_V8JS_HEAP_SPACE_NAME,
+  CPU_MODE_VALUE_SYSTEM,
+  CPU_MODE_VALUE_USER,
+  METRIC_NODEJS_EVENTLOOP_DELAY_P99,
+  METRIC_NODEJS_EVENTLOOP_TIME,
+  METRIC_PROCESS_CPU_TIME,
+  METRIC_PROCESS_MEMORY_USAGE,
+  METRIC_V8JS_GC_DURATION,
+  METRIC_V8JS_MEMORY_HEAP_USED,
+  NODEJS_EVENTLOOP_STATE_VALUE_ACTIVE,
+  NODEJS_EVENTLOOP_STATE_VALUE_IDLE,
+  V8JS_HEAP_SPACE_NAME_VALUE_NEW_SPACE,
+  V8JS_HEAP_SPACE_NAME_VALUE_OLD_SPACE,
 } from '@opentelemetry/semantic-conventions/incubating';
 import { type ComponentName, infrastructure } from '../../infra/runner/components.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
@@ -313,6 +328,63 @@ describe('semantic conventions on live data', { timeout: 10 * 60_000 }, () => {
         '{__name__=~"messaging_.+|traces_span_metrics_.+", messaging_destination_name!=""}',
       );
       assert.deepEqual(bySubject, [], 'no series by concrete subject');
+    });
+  });
+
+  describe('runtime metrics', () => {
+    it('heap by space, the event loop by state, CPU by mode, GC pauses in the advised buckets', async () => {
+      const labelValues = async (metric: string, attribute: string) => {
+        const found = await eventually(`${metric} of the api`, async () => {
+          const samples = await query(`${metric}{job="api"}`);
+          return samples.length > 0 ? samples : undefined;
+        });
+        return new Set(found.map(({ metric: labels }) => labels[label(attribute)]));
+      };
+      const spaces = await labelValues(
+        prometheusName(METRIC_V8JS_MEMORY_HEAP_USED, '_bytes'),
+        ATTR_V8JS_HEAP_SPACE_NAME,
+      );
+      for (const space of [V8JS_HEAP_SPACE_NAME_VALUE_NEW_SPACE, V8JS_HEAP_SPACE_NAME_VALUE_OLD_SPACE])
+        assert.ok(spaces.has(space), `${space} among ${[...spaces].join(', ')}`);
+      assert.deepEqual(
+        [
+          ...(await labelValues(
+            prometheusName(METRIC_NODEJS_EVENTLOOP_TIME, '_seconds', true),
+            ATTR_NODEJS_EVENTLOOP_STATE,
+          )),
+        ].sort(),
+        [NODEJS_EVENTLOOP_STATE_VALUE_ACTIVE, NODEJS_EVENTLOOP_STATE_VALUE_IDLE],
+      );
+      assert.deepEqual(
+        [
+          ...(await labelValues(prometheusName(METRIC_PROCESS_CPU_TIME, '_seconds', true), ATTR_CPU_MODE)),
+        ].sort(),
+        [CPU_MODE_VALUE_SYSTEM, CPU_MODE_VALUE_USER],
+      );
+      assert.ok(
+        (await query(`${prometheusName(METRIC_NODEJS_EVENTLOOP_DELAY_P99, '_seconds')}{job="api"}`)).length >
+          0,
+      );
+      assert.ok(
+        (await query(`${prometheusName(METRIC_PROCESS_MEMORY_USAGE, '_bytes')}{job="api"}`)).length > 0,
+      );
+      const gcBuckets = await eventually('a garbage collection of the api', async () => {
+        const found = await query(
+          `count by (le) (${prometheusName(METRIC_V8JS_GC_DURATION, '_seconds')}_bucket{job="api"})`,
+        );
+        return found.length > 0 ? found : undefined;
+      });
+      assert.deepEqual(
+        gcBuckets
+          .map(({ metric }) => (metric.le === '+Inf' ? Infinity : Number(metric.le)))
+          .sort((a, b) => a - b),
+        [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, Infinity],
+      );
+      assert.deepEqual(
+        await query('{__name__=~"v8js_memory_heap_limit.*"}'),
+        [],
+        'no heap limit: the conventions have none',
+      );
     });
   });
 
