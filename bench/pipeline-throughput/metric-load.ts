@@ -10,32 +10,20 @@
  * this sends.
  *
  * The requests are encoded once; each second only the timestamps and values are patched in
- * place, so the driver itself costs next to no CPU beside the collector it measures.
+ * place (../otlp-load.ts), so the driver itself costs next to no CPU beside the collector it
+ * measures.
  */
 
-type Bytes = Buffer;
-
-function varint(value: number): Bytes {
-  const bytes: number[] = [];
-  let rest = value;
-  while (rest > 0x7f) {
-    bytes.push((rest & 0x7f) | 0x80);
-    rest = Math.floor(rest / 128);
-  }
-  bytes.push(rest);
-  return Buffer.from(bytes);
-}
-
-/** A length-delimited field (wire type 2). */
-function field(number: number, body: Bytes): Bytes {
-  return Buffer.concat([varint((number << 3) | 2), varint(body.length), body]);
-}
-
-const text = (number: number, value: string) => field(number, Buffer.from(value, 'utf8'));
-
-/** KeyValue { key = 1; AnyValue value = 2 { string_value = 1 } } */
-const stringAttribute = (key: string, value: string) =>
-  Buffer.concat([text(1, key), field(2, text(1, value))]);
+import {
+  type Bytes,
+  field,
+  type LoadRequest,
+  type LoadResult,
+  sendEverySecond,
+  stringAttribute,
+  text,
+  trailingItemOffsets,
+} from '../otlp-load.ts';
 
 /** NumberDataPoint: time_unix_nano (3, fixed64) and as_double (4, double) first, so their offsets are fixed. */
 function dataPoint(seriesId: string): Bytes {
@@ -45,45 +33,26 @@ function dataPoint(seriesId: string): Bytes {
   return Buffer.concat([fixed, field(7, stringAttribute('series', seriesId))]);
 }
 
-export interface MetricRequest {
-  readonly body: Bytes;
-  readonly points: number;
-  /** Writes every point's timestamp and value. */
-  stamp(timeNanos: bigint, value: number): void;
-}
-
-function encodeRequest(service: string, metricName: string, seriesIds: readonly string[]): MetricRequest {
+function encodeRequest(service: string, metricName: string, seriesIds: readonly string[]): LoadRequest {
   const pointBodies = seriesIds.map(dataPoint);
   const points = pointBodies.map((point) => field(1, point));
-  const gaugeBody = Buffer.concat(points);
-  const metric = Buffer.concat([text(1, metricName), field(5, gaugeBody)]);
+  const metric = Buffer.concat([text(1, metricName), field(5, Buffer.concat(points))]);
   const scopeMetrics = Buffer.concat([field(1, text(1, 'bench/pipeline-throughput')), field(2, metric)]);
   const resource = field(1, stringAttribute('service.name', service));
   const body = field(1, Buffer.concat([field(1, resource), field(2, scopeMetrics)]));
-  // The gauge's points are the last bytes of every enclosing message, hence of the request.
-  const offsets: number[] = [];
-  let at = body.length - gaugeBody.length;
-  points.forEach((point, i) => {
-    offsets.push(at + point.length - (pointBodies[i]?.length ?? 0));
-    at += point.length;
-  });
+  const offsets = trailingItemOffsets(body, points, pointBodies);
   return {
     body,
-    points: seriesIds.length,
-    stamp(timeNanos, value) {
+    items: seriesIds.length,
+    // The time the request leaves, and the second of the load as the value.
+    stamp(second) {
+      const timeNanos = BigInt(Date.now()) * 1_000_000n;
       for (const offset of offsets) {
         body.writeBigUInt64LE(timeNanos, offset + 1);
-        body.writeDoubleLE(value, offset + 10);
+        body.writeDoubleLE(second, offset + 10);
       }
     },
   };
-}
-
-export interface MetricLoadResult {
-  sent: number;
-  refused: number;
-  /** Seconds in which not all requests went out within the second (the driver fell behind). */
-  lateSeconds: number;
 }
 
 export interface MetricLoadOptions {
@@ -98,7 +67,7 @@ export interface MetricLoadOptions {
 }
 
 /** Sends the load for `seconds` seconds; counts points accepted and points refused. */
-export async function sendMetricLoad(options: MetricLoadOptions): Promise<MetricLoadResult> {
+export function sendMetricLoad(options: MetricLoadOptions): Promise<LoadResult> {
   const {
     endpoint,
     service,
@@ -108,38 +77,10 @@ export async function sendMetricLoad(options: MetricLoadOptions): Promise<Metric
     pointsPerRequest = 2_000,
     concurrency = 8,
   } = options;
-  const requests: MetricRequest[] = [];
+  const requests: LoadRequest[] = [];
   for (let first = 0; first < series; first += pointsPerRequest) {
     const ids = Array.from({ length: Math.min(pointsPerRequest, series - first) }, (_, i) => `s${first + i}`);
     requests.push(encodeRequest(service, metricName, ids));
   }
-  const result: MetricLoadResult = { sent: 0, refused: 0, lateSeconds: 0 };
-  const started = Date.now();
-  for (let second = 0; second < seconds; second += 1) {
-    const timeNanos = BigInt(Date.now()) * 1_000_000n;
-    let next = 0;
-    const worker = async () => {
-      while (next < requests.length) {
-        const request = requests[next++] as MetricRequest;
-        request.stamp(timeNanos, second);
-        try {
-          const response = await fetch(endpoint, {
-            method: 'POST',
-            headers: { 'content-type': 'application/x-protobuf' },
-            body: request.body,
-          });
-          await response.body?.cancel();
-          if (response.ok) result.sent += request.points;
-          else result.refused += request.points;
-        } catch {
-          result.refused += request.points;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const wait = started + (second + 1) * 1000 - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    else result.lateSeconds += 1;
-  }
-  return result;
+  return sendEverySecond(endpoint, requests, seconds, concurrency);
 }

@@ -20,7 +20,7 @@ import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { readSettings } from '../../infra/runner/settings.ts';
 import { stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { query as promQuery, scrapedValue as counterValue } from '../../tests/support/prometheus.ts';
-import { cpuSeconds } from '../measure.ts';
+import { cpuOf, cpuSeconds, pidsOf } from '../measure.ts';
 import { replaceSection } from '../report.ts';
 import { sendMetricLoad } from './metric-load.ts';
 
@@ -63,26 +63,6 @@ interface Step {
   keptUp: boolean;
 }
 
-async function pipelinePids(): Promise<Record<string, number>> {
-  const status = await stackStatus();
-  return Object.fromEntries(
-    status
-      .filter((s) => pipeline.includes(s.name) && s.pid !== undefined)
-      .map((s) => [s.name, s.pid as number]),
-  );
-}
-
-async function cpuOf(pids: Record<string, number>): Promise<Record<string, number>> {
-  return Object.fromEntries(
-    await Promise.all(
-      Object.entries(pids).map(async ([name, pid]): Promise<[string, number]> => [
-        name,
-        await cpuSeconds(pid),
-      ]),
-    ),
-  );
-}
-
 /** Polls `delivered` until it reaches `target` or stops growing; returns the count and when it got there. */
 async function drain(
   delivered: () => Promise<number>,
@@ -102,7 +82,7 @@ async function drain(
 }
 
 async function spanStep(telemetrygen: string, rate: number): Promise<Step> {
-  const pids = await pipelinePids();
+  const pids = await pidsOf(pipeline);
   const acceptedBefore = await counterValue(collectorMetrics, 'otelcol_receiver_accepted_spans');
   const refusedBefore = await counterValue(collectorMetrics, 'otelcol_receiver_refused_spans');
   const storedBefore = await counterValue(jaegerMetrics, 'otelcol_exporter_sent_spans');
@@ -170,7 +150,7 @@ async function spanStep(telemetrygen: string, rate: number): Promise<Step> {
 }
 
 async function pointStep(rate: number, step: number): Promise<Step> {
-  const pids = await pipelinePids();
+  const pids = await pidsOf(pipeline);
   const metricName = `bench_load_${step}`;
   const refusedBefore = await counterValue(collectorMetrics, 'otelcol_receiver_refused_metric_points');
   const cpuBefore = await cpuOf(pids);
@@ -232,9 +212,7 @@ interface PlatformLoad {
 async function platformStep(rate: number): Promise<PlatformLoad> {
   await startStack({ ...readSettings(), loadgenRate: rate });
   await sleep(15_000);
-  const pids = Object.fromEntries(
-    (await stackStatus()).filter((s) => s.pid !== undefined).map((s) => [s.name, s.pid as number]),
-  );
+  const pids = await pidsOf();
   const read = async () => ({
     spans: await counterValue(collectorMetrics, 'otelcol_receiver_accepted_spans'),
     points: await counterValue(collectorMetrics, 'otelcol_receiver_accepted_metric_points'),
