@@ -48,7 +48,13 @@ import {
 import type { OtlpSignalConfig, TelemetryConfig, TemporalityPreference } from './config.ts';
 import type { Logger } from './logger.ts';
 import { estimatedSize } from './logs.ts';
-import { type ExportedSignal, RetryingExporter, type RetryingExporterStats } from './retry-exporter.ts';
+import {
+  type BatchExporter,
+  type ExportedSignal,
+  RetryingExporter,
+  type RetryingExporterOptions,
+  type RetryingExporterStats,
+} from './retry-exporter.ts';
 import { createSpanEncoder } from './span-encoder.ts';
 
 function grpcMetadata(headers: Record<string, string>): Metadata {
@@ -213,6 +219,38 @@ function observeDrops(
 }
 
 /**
+ * The processors that the exporter names of one signal ask for: OTLP through the retrying
+ * exporter (its drops observed), the console, or nothing; each behind the signal's batch
+ * processor, whose own metrics count what it processed and what it dropped with a full queue.
+ */
+function exportPipeline<Processor, Item>(pipeline: {
+  names: readonly ('otlp' | 'console' | 'none')[];
+  // Required<…>: the log processor calls forceFlush unconditionally; the retrying exporter has it.
+  batch: (exporter: Required<BatchExporter<Item>>) => Processor;
+  otlp: () => BatchExporter<Item>;
+  console: () => Required<BatchExporter<Item>>;
+  retry: RetryingExporterOptions<Item>;
+  selfObservability: MeterProvider;
+}): ExportPipeline<Processor, Item> {
+  const retrying: RetryingExporter<Item>[] = [];
+  const processors = pipeline.names.flatMap((name): Processor[] => {
+    switch (name) {
+      case 'otlp': {
+        const exporter = new RetryingExporter(pipeline.otlp(), pipeline.retry);
+        observeDrops(exporter, pipeline.retry.signal, retrying.length, pipeline.selfObservability);
+        retrying.push(exporter);
+        return [pipeline.batch(exporter)];
+      }
+      case 'console':
+        return [pipeline.batch(pipeline.console())];
+      case 'none':
+        return [];
+    }
+  });
+  return { processors, retrying };
+}
+
+/**
  * `selfObservability` receives the processors' and exporters' own metrics: spans processed, and dropped with
  * `error.type=queue_full` when the queue overflows, which would otherwise be a log line only;
  * spans exported, in flight, and how long each export took.
@@ -222,40 +260,30 @@ export function spanProcessors(
   logger: Logger,
   selfObservability: MeterProvider,
 ): ExportPipeline<SpanProcessor, ReadableSpan> {
-  const retrying: RetryingExporter<ReadableSpan>[] = [];
-  const batch = (exporter: SpanExporter) =>
-    new BatchSpanProcessor({
-      exporter,
-      ...config.batchSpanProcessor,
-      selfObsMeterProvider: selfObservability,
-    });
-  const processors = config.tracesExporters.flatMap((name): SpanProcessor[] => {
-    switch (name) {
-      case 'otlp': {
-        const exporter = new RetryingExporter(otlpSpanExporter(config.otlpTraces, selfObservability), {
-          signal: 'span',
-          // Ten queues' worth: a minute or more of our services' traffic during a collector outage.
-          maxBufferedItems: config.batchSpanProcessor.maxQueueSize * 10,
-          warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpTraces.url }),
-        });
-        observeDrops(exporter, 'span', retrying.length, selfObservability);
-        retrying.push(exporter);
-        return [batch(exporter)];
-      }
-      case 'console':
-        return [batch(new ConsoleSpanExporter())];
-      case 'none':
-        return [];
-    }
+  return exportPipeline<SpanProcessor, ReadableSpan>({
+    names: config.tracesExporters,
+    batch: (exporter) =>
+      new BatchSpanProcessor({
+        exporter,
+        ...config.batchSpanProcessor,
+        selfObsMeterProvider: selfObservability,
+      }),
+    otlp: () => otlpSpanExporter(config.otlpTraces, selfObservability),
+    console: () => new ConsoleSpanExporter(),
+    retry: {
+      signal: 'span',
+      // Ten queues' worth: a minute or more of our services' traffic during a collector outage.
+      maxBufferedItems: config.batchSpanProcessor.maxQueueSize * 10,
+      warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpTraces.url }),
+    },
+    selfObservability,
   });
-  return { processors, retrying };
 }
 
 /**
- * Log records as spans are sent: a batch processor with its bounded queue (OTEL_BLRP_*), whose
- * own metrics count records processed and those dropped with `error.type=queue_full`, in front of
- * the retrying exporter for OTLP. The processor alone would drop every batch exported while the
- * collector restarts. Console output is batched too, unlike the SDK's own setup from the
+ * Log records as spans are sent: a batch processor with its bounded queue (OTEL_BLRP_*) in front
+ * of the retrying exporter for OTLP. The processor alone would drop every batch exported while
+ * the collector restarts. Console output is batched too, unlike the SDK's own setup from the
  * environment (a simple processor): then no record is written on the request's path either.
  */
 export function logRecordProcessors(
@@ -263,35 +291,26 @@ export function logRecordProcessors(
   logger: Logger,
   selfObservability: MeterProvider,
 ): ExportPipeline<LogRecordProcessor, ReadableLogRecord> {
-  const retrying: RetryingExporter<ReadableLogRecord>[] = [];
-  const batch = (exporter: LogRecordExporter) =>
-    new BatchLogRecordProcessor({
-      exporter,
-      ...config.batchLogRecordProcessor,
-      selfObsMeterProvider: selfObservability,
-    });
-  const processors = config.logsExporters.flatMap((name): LogRecordProcessor[] => {
-    switch (name) {
-      case 'otlp': {
-        const exporter = new RetryingExporter(otlpLogExporter(config.otlpLogs, selfObservability), {
-          signal: 'log',
-          maxBufferedItems: config.batchLogRecordProcessor.maxQueueSize * 10,
-          // A record weighs from a hundred bytes to the body and attribute limits (16 KiB and
-          // 128 × 4 KiB by default): 32 MiB are ten queues of records of 1.6 KiB, and a flood of
-          // huge lines during an outage costs no more than that.
-          maxBufferedBytes: 32 * 1024 * 1024,
-          sizeOf: estimatedSize,
-          warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpLogs.url }),
-        });
-        observeDrops(exporter, 'log', retrying.length, selfObservability);
-        retrying.push(exporter);
-        return [batch(exporter)];
-      }
-      case 'console':
-        return [batch(new ConsoleLogRecordExporter())];
-      case 'none':
-        return [];
-    }
+  return exportPipeline<LogRecordProcessor, ReadableLogRecord>({
+    names: config.logsExporters,
+    batch: (exporter) =>
+      new BatchLogRecordProcessor({
+        exporter,
+        ...config.batchLogRecordProcessor,
+        selfObsMeterProvider: selfObservability,
+      }),
+    otlp: () => otlpLogExporter(config.otlpLogs, selfObservability),
+    console: () => new ConsoleLogRecordExporter(),
+    retry: {
+      signal: 'log',
+      maxBufferedItems: config.batchLogRecordProcessor.maxQueueSize * 10,
+      // A record weighs from a hundred bytes to the body and attribute limits (16 KiB and
+      // 128 × 4 KiB by default): 32 MiB are ten queues of records of 1.6 KiB, and a flood of
+      // huge lines during an outage costs no more than that.
+      maxBufferedBytes: 32 * 1024 * 1024,
+      sizeOf: estimatedSize,
+      warn: (message, fields) => logger.warn(message, { ...fields, endpoint: config.otlpLogs.url }),
+    },
+    selfObservability,
   });
-  return { processors, retrying };
 }
