@@ -337,6 +337,8 @@ export async function renderReference(): Promise<string> {
   lines.push(
     '## Metrics of the platform (its catalog, `libs/platform/src/metrics.ts`)',
     '',
+    'A series limit marked "forgettable": the service drops the series of a pipeline or bot when it is deleted.',
+    '',
     '| metric | Prometheus | kind | unit | attributes | buckets | series limit | recorded in |',
     '|---|---|---|---|---|---|---|---|',
   );
@@ -344,7 +346,7 @@ export async function renderReference(): Promise<string> {
     const kind = definition.kind === 'upDownCounter' ? 'updowncounter' : definition.kind;
     const where = places.get(key) ?? [];
     lines.push(
-      `| ${code(definition.name)} | ${code(prometheusName(definition.name, definition.unit, kind))} | ${kind} | ${code(definition.unit)} | ${list(definition.attributes)} | ${definition.buckets?.join(', ') ?? '—'} | ${definition.cardinalityLimit} | ${where.map(code).join('<br>') || '—'} |`,
+      `| ${code(definition.name)} | ${code(prometheusName(definition.name, definition.unit, kind))} | ${kind} | ${code(definition.unit)} | ${list(definition.attributes)} | ${definition.buckets?.join(', ') ?? '—'} | ${definition.cardinalityLimit}${definition.forgettable ? ', forgettable' : ''} | ${where.map(code).join('<br>') || '—'} |`,
     );
   }
   lines.push('');

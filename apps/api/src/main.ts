@@ -39,6 +39,8 @@ runService({
       }
       for (const [status, count] of Object.entries(counts))
         metrics.tradingBotsActive.record(count, { status });
+      // A deleted bot's P&L series goes with it.
+      metrics.tradingBotPnl.retain((attributes) => entries.has(String(attributes.bot_id)));
     });
     const executions = mirror(queue.executions, logger, stopping, undefined, {
       maxAgeMillis: buckets.executions.options.ttl,

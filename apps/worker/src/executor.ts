@@ -40,6 +40,8 @@ export interface ExecutorDeps {
   botMirror: Mirror<Bot>;
   market: PriceHistory;
   venue: VenueOptions;
+  /** Whether the duration histogram carries the pipeline id (WORKER_DURATION_BY_PIPELINE). */
+  durationByPipeline: boolean;
 }
 
 interface Intent {
@@ -160,10 +162,12 @@ export class Executor {
       pipeline_id: done.pipelineId,
       trigger_mode: done.triggerMode,
     });
-    metrics.pipelineExecutionDuration.record((performance.now() - startedAt) / 1000, {
-      status: done.status,
-      pipeline_id: done.pipelineId,
-    });
+    metrics.pipelineExecutionDuration.record(
+      (performance.now() - startedAt) / 1000,
+      this.#deps.durationByPipeline
+        ? { status: done.status, pipeline_id: done.pipelineId }
+        : { status: done.status },
+    );
     if (request.signal) {
       metrics.tradeExecutionDuration.record((Date.now() - Date.parse(request.signal.generatedAt)) / 1000, {
         strategy: request.signal.strategy,

@@ -31,6 +31,9 @@ runService({
       maxSlippageBps: settings.number('VENUE_MAX_SLIPPAGE_BPS', 25, { min: 0, max: 10_000 }),
     };
     const dailyPnlGoalUsd = settings.number('GOAL_DAILY_PNL_USD', 2_000, { min: 1, max: 1e9 });
+    // 14 bucket series per pipeline and status when on: for a few pipelines worth watching, not hundreds.
+    const durationByPipeline =
+      settings.oneOf('WORKER_DURATION_BY_PIPELINE', ['true', 'false'], 'false') === 'true';
     settings.check();
     const { telemetry, js, stopping } = context;
     const [queue, pipelines, portfolio, bots] = await Promise.all([
@@ -39,17 +42,33 @@ runService({
       openPortfolio(context),
       openBots(context),
     ]);
-    const botMirror = mirror(bots, telemetry.logger, stopping);
+    const { metrics } = telemetry;
+    // A deleted bot's or pipeline's series go with it: the metrics by id are forgettable.
+    const botMirror = mirror(bots, telemetry.logger, stopping, (entries) => {
+      metrics.tradingBotTrades.retain((attributes) => entries.has(String(attributes.bot_id)));
+    });
     const primed = new Set<string>();
     const pipelineMirror = mirror(pipelines, telemetry.logger, stopping, (entries) => {
       const fresh = [...entries.keys()].filter((id) => !primed.has(id));
       for (const id of fresh) primed.add(id);
       if (fresh.length > 0) primePipelineSeries(telemetry, fresh);
+      for (const id of primed) if (!entries.has(id)) primed.delete(id);
+      metrics.pipelineExecutions.retain((attributes) => entries.has(String(attributes.pipeline_id)));
     });
     await Promise.all([botMirror.loaded, pipelineMirror.loaded]);
     primeTradingSeries(telemetry);
     const market = followMarket(context);
-    const executor = new Executor({ telemetry, queue, pipelines, portfolio, bots, botMirror, market, venue });
+    const executor = new Executor({
+      telemetry,
+      queue,
+      pipelines,
+      portfolio,
+      bots,
+      botMirror,
+      market,
+      venue,
+      durationByPipeline,
+    });
     reportPortfolio(telemetry, portfolio, market, { dailyPnlGoalUsd, intervalMillis: 5_000 }, stopping);
     reportConsumerBacklog(context, consumers.worker);
     primeConsumerSeries(context, subjects.executionRequests);

@@ -6,11 +6,17 @@
  *
  * Attributes are chosen for bounded cardinality: symbols, strategies, statuses and reasons,
  * pipeline and bot ids (a few hundred at most, and limited per metric), never user, order or
- * trade ids (seed 001's "avoid" list). Seed 003's goal metrics therefore drop `user_id`.
+ * trade ids (seed 001's "avoid" list). Seed 003's goal metrics therefore drop `user_id`. The
+ * metrics by pipeline or bot id are forgettable: the services that record them drop a series
+ * when its pipeline or bot is deleted, so churn does not grow the series count; the pipeline
+ * duration histogram has no pipeline id unless WORKER_DURATION_BY_PIPELINE asks for it (14
+ * buckets a pipeline).
  */
 import {
   buckets as libraryBuckets,
   counter,
+  forgettableCounter,
+  forgettableGauge,
   gauge,
   histogram,
   upDownCounter,
@@ -42,7 +48,7 @@ const buckets = {
 /** Seed 000: pipelines, their executions, and the trigger dispatcher between signals and executions. */
 export const pipelineMetrics = {
   // pipeline_executions_total
-  pipelineExecutions: counter({
+  pipelineExecutions: forgettableCounter({
     name: 'pipeline.executions',
     unit: '{execution}',
     description: 'Pipeline executions by outcome, pipeline and trigger mode',
@@ -232,7 +238,7 @@ export const tradingMetrics = {
     attributes: ['status'],
   }),
   // trading_bot_trades_total
-  tradingBotTrades: counter({
+  tradingBotTrades: forgettableCounter({
     name: 'trading.bot.trades',
     unit: '{trade}',
     description: 'Trades by bot, symbol, side and status',
@@ -240,7 +246,7 @@ export const tradingMetrics = {
     cardinalityLimit: 2000,
   }),
   // trading_bot_pnl_usd
-  tradingBotPnl: gauge({
+  tradingBotPnl: forgettableGauge({
     name: 'trading.bot.pnl.usd',
     unit: '{USD}',
     description: 'Current profit and loss per bot',

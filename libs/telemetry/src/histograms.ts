@@ -26,9 +26,18 @@ import {
   type IMetricReader,
   InstrumentType,
   type MetricCollectOptions,
+  type MetricData,
   type MetricProducer,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import {
+  attributesKey,
+  type DeltaCollection,
+  type DeltaReader,
+  later,
+  overflowAttributes,
+} from './aggregation.ts';
+import { ForgettableMetric, type ForgettableOptions } from './forgettable.ts';
 
 export interface HistogramOptions {
   name: string;
@@ -40,16 +49,6 @@ export interface HistogramOptions {
 
 /** The SDK's default limit of series per instrument and reader. */
 const defaultCardinalityLimit = 2_000;
-const overflowAttributes: Attributes = Object.freeze({ 'otel.metric.overflow': true });
-
-/** The SDK's identity of an attribute set: keys sorted, so that key order does not make a second series. */
-function attributesKey(attributes: Attributes): string {
-  return JSON.stringify(
-    Object.keys(attributes)
-      .sort()
-      .map((key) => [key, attributes[key]]),
-  );
-}
 
 /**
  * Bucket counts, count, sum, min and max of some measurements of one series, off the hot path:
@@ -90,24 +89,6 @@ class Totals {
     this.min = Infinity;
     this.max = -Infinity;
   }
-}
-
-/** A reader that asked for delta temporality. */
-interface DeltaReader {
-  /** Its number among the delta readers, from 0. */
-  readonly reader: number;
-  /** When its previous collection ended; undefined before its first. */
-  previousEnd: HrTime | undefined;
-}
-
-/** One collection by a delta reader. */
-export interface DeltaCollection extends Readonly<DeltaReader> {
-  /** How many delta readers there are. */
-  readonly readers: number;
-}
-
-function later(a: HrTime, b: HrTime | undefined): HrTime {
-  return b === undefined || a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1]) ? a : b;
 }
 
 /** One attribute set of one histogram: the object a hot path keeps and records into. */
@@ -286,14 +267,15 @@ export class AggregatedHistogram {
 }
 
 /**
- * The histograms of one instrumentation scope, created by initTelemetry and attached to each
- * of its metric readers. Each reader gets the temporality it asks for; a reader that asks for
+ * The histograms of one instrumentation scope, and its forgettable counters and gauges, created
+ * by initTelemetry and attached to each of its metric readers. Each reader gets the temporality it asks for; a reader that asks for
  * another aggregation than explicit buckets is refused at start-up rather than handed data it
  * did not ask for.
  */
 export class AggregatedHistograms {
   readonly #scope: InstrumentationScope;
   readonly #histograms = new Map<string, AggregatedHistogram>();
+  readonly #forgettable = new Map<string, ForgettableMetric>();
   #cardinalityLimit = defaultCardinalityLimit;
   #deltaReaders = 0;
 
@@ -309,6 +291,19 @@ export class AggregatedHistograms {
       this.#histograms.set(options.name, histogram);
     }
     return histogram;
+  }
+
+  /**
+   * The counter or gauge of that name whose series can be dropped (forgettable.ts): reported
+   * with the histograms, through the same readers, under the same scope.
+   */
+  forgettable(options: ForgettableOptions): ForgettableMetric {
+    let metric = this.#forgettable.get(options.name);
+    if (metric === undefined) {
+      metric = new ForgettableMetric(options);
+      this.#forgettable.set(options.name, metric);
+    }
+    return metric;
   }
 
   /**
@@ -359,8 +354,8 @@ export class AggregatedHistograms {
     // From here on synchronous: no record, and no other reader's collection, falls in between.
     const endTime = millisToHrTime(Date.now());
     const collection = delta && { ...delta, readers: this.#deltaReaders };
-    const ours = [...this.#histograms.values()].flatMap(
-      (histogram) => histogram.metricData(endTime, collection) ?? [],
+    const ours: MetricData[] = [...this.#histograms.values(), ...this.#forgettable.values()].flatMap(
+      (metric) => metric.metricData(endTime, collection) ?? [],
     );
     if (delta) delta.previousEnd = endTime;
     if (ours.length === 0) return result;

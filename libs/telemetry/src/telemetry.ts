@@ -285,6 +285,8 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
     // eslint-disable-next-line @typescript-eslint/no-deprecated -- still in @opentelemetry/api 1.x, our peer range
     const tracerProvider = new ProxyTracerProvider();
     const meter = createNoopMeter();
+    // Attached to no reader: what is recorded goes nowhere, at the cost of a few additions.
+    const unattached = new AggregatedHistograms(instrumentationScope);
     return {
       config,
       tracerProvider,
@@ -299,9 +301,8 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
         lines: config.logStdout,
         ...write,
       }),
-      metrics: createInstruments(meter, catalog),
-      // Attached to no reader: what is recorded goes nowhere, at the cost of a few additions.
-      histograms: new AggregatedHistograms(instrumentationScope),
+      metrics: createInstruments(meter, catalog, unattached),
+      histograms: unattached,
       tracing: false,
       spanExportStats: () => ({ bufferedSpans: 0, droppedSpans: 0, retriedSpans: 0 }),
       logExportStats: () => ({ bufferedLogRecords: 0, droppedLogRecords: 0, retriedLogRecords: 0 }),
@@ -409,7 +410,7 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
     meter,
     tracer: tracerProvider.getTracer(instrumentationScope.name, instrumentationScope.version),
     logger,
-    metrics: createInstruments(meter, catalog),
+    metrics: createInstruments(meter, catalog, histograms),
     histograms,
     tracing: allSpanProcessors.length > 0,
     spanExportStats: () => {

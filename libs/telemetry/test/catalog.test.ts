@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { counter, gauge, histogram, primeCounter } from '../src/catalog/index.ts';
+import {
+  counter,
+  forgettableCounter,
+  forgettableGauge,
+  gauge,
+  histogram,
+  primeCounter,
+} from '../src/catalog/index.ts';
 import { testTelemetry } from '../src/testing.ts';
 
 /** A catalog as a user of the library writes one: a job queue's metrics. */
@@ -21,6 +28,23 @@ const jobCatalog = {
     unit: '{job}',
     description: 'Jobs waiting',
     attributes: ['queue'],
+  }),
+};
+
+/** Values per entity: jobs by worker, which come and go. */
+const workerCatalog = {
+  jobsByWorker: forgettableCounter({
+    name: 'worker.jobs',
+    unit: '{job}',
+    description: 'Jobs processed by worker',
+    attributes: ['worker', 'outcome'],
+    cardinalityLimit: 5,
+  }),
+  workerLoad: forgettableGauge({
+    name: 'worker.load',
+    unit: '1',
+    description: 'Load of each worker',
+    attributes: ['worker'],
   }),
 };
 
@@ -84,5 +108,54 @@ describe('metric catalog', () => {
       ['b', 'failed', 0],
       ['b', 'ok', 0],
     ]);
+  });
+
+  it('a forgettable counter and gauge stop exporting the series of entities that are gone', async () => {
+    const { telemetry, points } = testTelemetry({}, workerCatalog);
+    const { jobsByWorker, workerLoad } = telemetry.metrics;
+    for (const worker of ['w1', 'w2', 'w3']) {
+      jobsByWorker.add(2, { worker, outcome: 'ok' });
+      workerLoad.record(0.5, { worker });
+    }
+    assert.equal((await points('worker.jobs')).length, 3);
+    // w2 is gone.
+    jobsByWorker.retain((attributes) => attributes.worker !== 'w2');
+    workerLoad.retain((attributes) => attributes.worker !== 'w2');
+    jobsByWorker.add(1, { worker: 'w1', outcome: 'ok' });
+    assert.deepEqual(
+      (await points('worker.jobs')).map((point) => [point.attributes.worker, point.value]),
+      [
+        ['w1', 3],
+        ['w3', 2],
+      ],
+    );
+    assert.deepEqual(
+      (await points('worker.load')).map((point) => point.attributes.worker),
+      ['w1', 'w3'],
+    );
+  });
+
+  it('a forgettable series that comes back starts again from zero, with a new start time', async () => {
+    const { telemetry, points } = testTelemetry({}, workerCatalog);
+    telemetry.metrics.jobsByWorker.add(5, { worker: 'w1', outcome: 'ok' });
+    const [before] = await points('worker.jobs');
+    telemetry.metrics.jobsByWorker.retain(() => false);
+    assert.deepEqual(await points('worker.jobs'), []);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    telemetry.metrics.jobsByWorker.add(1, { worker: 'w1', outcome: 'ok' });
+    const [after] = await points('worker.jobs');
+    assert.equal(after?.value, 1);
+    assert.ok(before && after && after.startTime[1] !== before.startTime[1], 'a new start time');
+  });
+
+  it('a forgettable counter keeps its allow-list and cardinality limit, as the SDK instruments do', async () => {
+    const { telemetry, points } = testTelemetry({}, workerCatalog);
+    const fromUserInput: Record<string, string> = { worker: 'w0', outcome: 'ok', user_id: 'u-1' };
+    telemetry.metrics.jobsByWorker.add(1, fromUserInput);
+    for (let i = 1; i < 10; i += 1) telemetry.metrics.jobsByWorker.add(1, { worker: `w${i}`, outcome: 'ok' });
+    const series = await points('worker.jobs');
+    assert.deepEqual(series[0]?.attributes, { worker: 'w0', outcome: 'ok' });
+    assert.equal(series.length, 5);
+    assert.equal(series.find((point) => point.attributes['otel.metric.overflow'] === true)?.value, 6);
   });
 });

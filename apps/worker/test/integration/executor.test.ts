@@ -66,6 +66,7 @@ before(async () => {
     botMirror,
     market,
     venue: { rejectionRate: 0, maxSlippageBps: 1_000 },
+    durationByPipeline: false,
   });
 });
 

@@ -29,6 +29,12 @@ export interface MetricDefinition<Kind extends MetricKind = MetricKind, Attribut
   readonly buckets?: readonly number[];
   /** Series per metric before the SDK folds the rest into one overflow series. */
   readonly cardinalityLimit: number;
+  /**
+   * Per-entity values (a counter or gauge by pipeline, by bot) whose series the service drops
+   * when the entity goes (`retain`), aggregated by this library since the SDK cannot forget a
+   * series (see forgettable.ts).
+   */
+  readonly forgettable?: true;
 }
 
 type Spec<Attribute extends string> = {
@@ -62,3 +68,18 @@ export const upDownCounter = <const A extends string = never>(spec: Spec<A>) => 
 export const gauge = <const A extends string = never>(spec: Spec<A>) => define('gauge', spec);
 export const histogram = <const A extends string = never>(spec: Spec<A>, bucketSet: readonly number[]) =>
   define('histogram', spec, bucketSet);
+
+/** A forgettable metric: its recorder has `retain`, which drops the series of entities that are gone. */
+export type ForgettableDefinition<
+  Kind extends 'counter' | 'gauge',
+  Attribute extends string,
+> = MetricDefinition<Kind, Attribute> & { readonly forgettable: true };
+
+/** A counter per entity whose series go with the entity (see MetricDefinition.forgettable). */
+export const forgettableCounter = <const A extends string = never>(
+  spec: Spec<A>,
+): ForgettableDefinition<'counter', A> => ({ ...define('counter', spec), forgettable: true });
+/** A gauge per entity whose series go with the entity (see MetricDefinition.forgettable). */
+export const forgettableGauge = <const A extends string = never>(
+  spec: Spec<A>,
+): ForgettableDefinition<'gauge', A> => ({ ...define('gauge', spec), forgettable: true });

@@ -1,6 +1,9 @@
 export {
   buckets,
   counter,
+  type ForgettableDefinition,
+  forgettableCounter,
+  forgettableGauge,
   gauge,
   histogram,
   type MetricDefinition,
@@ -10,6 +13,7 @@ export {
 export {
   type AttributesOf,
   type CounterRecorder,
+  type Forgetting,
   type GaugeRecorder,
   type HistogramRecorder,
   type Instruments,

@@ -9,6 +9,7 @@ import {
   createAllowListAttributesProcessor,
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
+import type { AggregatedHistograms } from '../histograms.ts';
 import type { MetricDefinition, MetricKind } from './define.ts';
 
 export type AttributeValue = string | number | boolean;
@@ -26,8 +27,15 @@ export interface GaugeRecorder<D> {
   record(value: number, attributes?: AttributesOf<D>): void;
 }
 
-export type RecorderOf<D> =
-  D extends MetricDefinition<'counter' | 'upDownCounter'>
+/** A per-entity recorder that can drop the series of entities that are gone. */
+export interface Forgetting<D> {
+  /** Keeps the series whose attributes `keep` accepts; the others are no longer exported. */
+  retain(keep: (attributes: AttributesOf<D>) => boolean): void;
+}
+
+export type RecorderOf<D> = D extends { readonly forgettable: true }
+  ? (D extends MetricDefinition<'counter'> ? CounterRecorder<D> : GaugeRecorder<D>) & Forgetting<D>
+  : D extends MetricDefinition<'counter' | 'upDownCounter'>
     ? CounterRecorder<D>
     : D extends MetricDefinition<'histogram'>
       ? HistogramRecorder<D>
@@ -57,14 +65,21 @@ function instrumentFor(
   }
 }
 
-/** One instrument per catalog entry, created up front so every series exists from start-up. */
+/**
+ * One instrument per catalog entry, created up front so every series exists from start-up; the
+ * forgettable ones from `aggregated`, which reports them with this library's histograms.
+ */
 export function createInstruments<C extends Record<string, MetricDefinition>>(
   meter: Meter,
   catalog: C,
+  aggregated: AggregatedHistograms,
 ): Instruments<C> {
   const instruments: Record<string, unknown> = {};
   for (const [key, definition] of Object.entries(catalog)) {
-    instruments[key] = instrumentFor(meter, definition);
+    instruments[key] =
+      definition.forgettable && (definition.kind === 'counter' || definition.kind === 'gauge')
+        ? aggregated.forgettable({ ...definition, kind: definition.kind })
+        : instrumentFor(meter, definition);
   }
   return instruments as Instruments<C>;
 }
@@ -75,20 +90,23 @@ export function createInstruments<C extends Record<string, MetricDefinition>>(
  * name (`errors`, `batch.size`) keeps its own attributes and buckets.
  */
 export function catalogViews(catalog: Record<string, MetricDefinition>, meterName: string): ViewOptions[] {
-  return Object.values(catalog).map((definition) => ({
-    instrumentName: definition.name,
-    meterName,
-    attributesProcessors: [createAllowListAttributesProcessor([...definition.attributes])],
-    aggregationCardinalityLimit: definition.cardinalityLimit,
-    ...(definition.buckets
-      ? {
-          aggregation: {
-            type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM,
-            options: { boundaries: [...definition.buckets] },
-          },
-        }
-      : {}),
-  }));
+  // The forgettable ones are not the SDK's: they apply their allow-list and limit themselves.
+  return Object.values(catalog)
+    .filter((definition) => !definition.forgettable)
+    .map((definition) => ({
+      instrumentName: definition.name,
+      meterName,
+      attributesProcessors: [createAllowListAttributesProcessor([...definition.attributes])],
+      aggregationCardinalityLimit: definition.cardinalityLimit,
+      ...(definition.buckets
+        ? {
+            aggregation: {
+              type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM,
+              options: { boundaries: [...definition.buckets] },
+            },
+          }
+        : {}),
+    }));
 }
 
 /**
