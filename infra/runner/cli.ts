@@ -42,23 +42,75 @@ interface FiringAlert {
   startsAt: string;
 }
 
-/** The alerts firing now, as delivered to the notifier by Alertmanager. */
+type WatchdogState =
+  | { status: 'ok'; lastReceivedAt: string }
+  | { status: 'waiting'; since: string }
+  | { status: 'missing'; reason: string; lastReceivedAt?: string };
+
+/** Alertmanager's v2 API: what fires and is neither silenced nor inhibited. */
+async function alertmanagerFiring(): Promise<FiringAlert[]> {
+  const response = await fetch(
+    `http://${LOOPBACK}:${ports.alertmanager}/api/v2/alerts?active=true&silenced=false&inhibited=false`,
+    { signal: AbortSignal.timeout(2_000) },
+  );
+  const alerts = (await response.json()) as {
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    startsAt: string;
+  }[];
+  return alerts
+    .filter((alert) => alert.labels.alertname !== 'Watchdog')
+    .map((alert) => ({
+      alertname: alert.labels.alertname ?? 'unknown',
+      severity: alert.labels.severity ?? 'none',
+      labels: alert.labels,
+      summary: alert.annotations.summary ?? '',
+      startsAt: alert.startsAt,
+    }));
+}
+
+function describeWatchdog(watchdog: WatchdogState): string {
+  switch (watchdog.status) {
+    case 'ok':
+      return `Watchdog: received (last ${watchdog.lastReceivedAt}): Prometheus and Alertmanager deliver.`;
+    case 'waiting':
+      return `Watchdog: not received yet (the notifier started at ${watchdog.since}).`;
+    case 'missing':
+      return `Watchdog: MISSING, ${watchdog.reason}. Alerts may reach nobody: check Prometheus and Alertmanager (docs/runbooks.md#watchdog).`;
+  }
+}
+
+/**
+ * The alerts firing now, as delivered to the notifier by Alertmanager, and whether its Watchdog
+ * arrives. With the notifier down (whose own alert would go to the notifier), Alertmanager's
+ * list instead.
+ */
 async function printFiringAlerts(): Promise<void> {
   let firing: FiringAlert[];
+  let source = '';
   try {
     const response = await fetch(`http://${LOOPBACK}:${ports.notifier}/alerts`, {
       signal: AbortSignal.timeout(2_000),
     });
-    firing = ((await response.json()) as { firing: FiringAlert[] }).firing;
+    const board = (await response.json()) as { firing: FiringAlert[]; watchdog: WatchdogState };
+    firing = board.firing;
+    process.stdout.write(`\n${describeWatchdog(board.watchdog)}\n`);
   } catch {
-    process.stdout.write('\nAlerts: the notifier is not running, so firing alerts cannot be shown.\n');
-    return;
+    try {
+      firing = await alertmanagerFiring();
+      source = ', from Alertmanager: the notifier is not running and receives none of them';
+    } catch {
+      process.stdout.write(
+        '\nAlerts: neither the notifier nor Alertmanager is running, so firing alerts cannot be shown.\n',
+      );
+      return;
+    }
   }
   if (firing.length === 0) {
-    process.stdout.write('\nAlerts: none firing.\n');
+    process.stdout.write(`\nAlerts: none firing${source}.\n`);
     return;
   }
-  process.stdout.write(`\nAlerts firing (${firing.length}):\n`);
+  process.stdout.write(`\nAlerts firing (${firing.length}${source}):\n`);
   for (const alert of firing) {
     const job = alert.labels.job ? ` [${alert.labels.job}]` : '';
     process.stdout.write(

@@ -3,17 +3,22 @@
  * every panel query of every dashboard returns data, every metric name a dashboard or rule uses
  * exists, nothing fires under normal load, and real faults fire their alerts all the way to the
  * notifier and resolve when the fault ends: a stopped service fires ServiceDown, injected
- * errors fire HighErrorRate.
+ * errors page through the availability SLO with HighErrorRate inhibited. One cause pages once:
+ * the collector stopped for two minutes pages TelemetryComponentDown and Alertmanager inhibits
+ * the ServiceDown of every service. The Watchdog reaches the notifier, and with Prometheus
+ * stopped `npm run stack -- status` reports it missing.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { panelQueries } from '@tradeobs/dashboards';
 import { queryLogs } from '../../infra/runner/logs.ts';
-import { repoRoot } from '../../infra/runner/paths.ts';
+import { repoRoot, sourceCondition, statePaths } from '../../infra/runner/paths.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { startStack, stopStack } from '../../infra/runner/stack.ts';
 import { eventually } from '../support/poll.ts';
@@ -52,12 +57,53 @@ async function ruleExpressions(): Promise<{ name: string; expr: string }[]> {
 interface NotifiedAlert {
   alertname: string;
   labels: Record<string, string>;
+  receiver: string;
+}
+
+async function notifierBoard(): Promise<{ firing: NotifiedAlert[]; watchdog: { status: string } }> {
+  const response = await fetch(`http://${LOOPBACK}:${ports.notifier}/alerts`);
+  return (await response.json()) as { firing: NotifiedAlert[]; watchdog: { status: string } };
 }
 
 async function notified(): Promise<NotifiedAlert[]> {
-  const response = await fetch(`http://${LOOPBACK}:${ports.notifier}/alerts`);
-  return ((await response.json()) as { firing: NotifiedAlert[] }).firing;
+  return (await notifierBoard()).firing;
 }
+
+/** The notifier's log: one line per alert of every notification, with the receiver it came through. */
+async function notificationsSince(
+  since: number,
+): Promise<{ status: string; receiver: string; alertname: string; labels: Record<string, string> }[]> {
+  const file = join(statePaths.data('notifier'), 'notifications.jsonl');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          time: string;
+          status: string;
+          receiver: string;
+          alertname: string;
+          labels: Record<string, string>;
+        },
+    )
+    .filter((line) => Date.parse(line.time) >= since);
+}
+
+interface AlertmanagerAlert {
+  labels: Record<string, string>;
+  status: { state: 'active' | 'suppressed' | 'unprocessed'; inhibitedBy: string[] };
+}
+
+async function alertmanagerAlerts(alertname: string): Promise<AlertmanagerAlert[]> {
+  const filter = encodeURIComponent(`alertname="${alertname}"`);
+  const response = await fetch(`http://${LOOPBACK}:${ports.alertmanager}/api/v2/alerts?filter=${filter}`);
+  return (await response.json()) as AlertmanagerAlert[];
+}
+
+/** The services ServiceDown expects (infra/prometheus/rules/services.yml). */
+const expectedServices = ['api', 'worker', 'signal-generator', 'trigger-dispatcher', 'notifier'];
 
 async function firing(alertname: string, job: string): Promise<boolean> {
   const samples = await query(`ALERTS{alertname="${alertname}", job="${job}", alertstate="firing"}`);
@@ -119,6 +165,9 @@ describe('dashboards and alerts on live data', { timeout: 25 * 60_000 }, () => {
       OTEL_BSP_SCHEDULE_DELAY: '200',
       LOADGEN_RATE: '10',
       FAULT_INJECTION: 'enabled',
+      // Two Watchdog notifications missed (Alertmanager re-sends it every 30 s or so), so that
+      // the test of a stopped Prometheus waits a minute rather than two.
+      NOTIFIER_WATCHDOG_TIMEOUT_SECONDS: '75',
     });
     await startStack();
   });
@@ -167,15 +216,61 @@ describe('dashboards and alerts on live data', { timeout: 25 * 60_000 }, () => {
     );
   });
 
-  it('nothing fires under normal load', async () => {
-    const alerts = await query('ALERTS{alertstate="firing"}');
+  it('nothing fires under normal load but the Watchdog, which reaches the notifier', async () => {
+    await eventually('the Watchdog at the notifier', async () =>
+      (await notifierBoard()).watchdog.status === 'ok' ? true : undefined,
+    );
+    const alerts = await query('ALERTS{alertstate="firing", alertname!="Watchdog"}');
     assert.deepEqual(
       alerts.map((sample) => `${sample.metric.alertname} ${JSON.stringify(sample.metric)}`),
       [],
     );
   });
 
-  it('a stopped service fires ServiceDown and injected errors fire HighErrorRate; both resolve', async () => {
+  it('series by pipeline and by bot follow the pipelines and bots that exist, not all that ever did', async () => {
+    const api = `http://${LOOPBACK}:${ports.api}`;
+    const list = async (path: string) =>
+      ((await (await fetch(`${api}${path}?limit=1000`)).json()) as { items: { id: string }[] }).items.map(
+        (item) => item.id,
+      );
+    /** Ids with a sample in the last 20 s (services export every 2 s here): what is exported now. */
+    const exportedIds = async (metric: string, label: string) =>
+      (await query(`count by (${label}) (last_over_time(${metric}[20s]))`)).map(
+        (sample) => sample.metric[label] ?? '',
+      );
+    // Churn, as months of users would make it: pipelines and bots deleted.
+    const deletedPipelines = (await list('/pipelines')).slice(0, 3);
+    const deletedBots = (await list('/bots')).slice(0, 2);
+    assert.equal(deletedPipelines.length, 3, 'the load generator has created pipelines');
+    for (const id of deletedPipelines) await fetch(`${api}/pipelines/${id}`, { method: 'DELETE' });
+    for (const id of deletedBots) await fetch(`${api}/bots/${id}`, { method: 'DELETE' });
+    await sleep(30_000);
+    const [pipelines, bots] = [new Set(await list('/pipelines')), new Set(await list('/bots'))];
+    // The load generator keeps creating and deleting meanwhile: ids that came or went within the
+    // 20 s window may be on either side, hence the margin.
+    const margin = 3;
+    for (const [metric, label, existing, deleted] of [
+      ['pipeline_executions_total', 'pipeline_id', pipelines, deletedPipelines],
+      ['trading_bot_trades_total', 'bot_id', bots, deletedBots],
+      ['trading_bot_pnl_usd', 'bot_id', bots, deletedBots],
+    ] as const) {
+      const exported = await exportedIds(metric, label);
+      assert.deepEqual(
+        exported.filter((id) => deleted.includes(id)),
+        [],
+        `${metric}: no series of a deleted ${label}`,
+      );
+      const unknown = exported.filter((id) => !existing.has(id));
+      assert.ok(
+        unknown.length <= margin,
+        `${metric}: ${unknown.length} exported ${label}s that do not exist (${unknown.join(', ')}), ${existing.size} exist`,
+      );
+    }
+    // And the duration histogram has no pipeline id unless WORKER_DURATION_BY_PIPELINE asks for it.
+    assert.deepEqual(await query('count(pipeline_execution_duration_seconds_bucket{pipeline_id!=""})'), []);
+  });
+
+  it('a stopped service fires ServiceDown and resolves; injected errors page through the SLO, HighErrorRate inhibited', async () => {
     await Promise.all([
       firesAndResolves('ServiceDown', 'worker', {
         start: () => stopStack(undefined, ['worker']),
@@ -183,10 +278,119 @@ describe('dashboards and alerts on live data', { timeout: 25 * 60_000 }, () => {
           await startStack(undefined, ['worker']);
         },
       }),
-      firesAndResolves('HighErrorRate', 'api', {
-        start: () => setErrorRate(0.5),
-        end: () => setErrorRate(0),
-      }),
+      (async () => {
+        await setErrorRate(0.5);
+        try {
+          await eventually(
+            'ApiAvailabilityErrorBudgetBurn{job="api"} paged',
+            async () =>
+              (await notified()).some(
+                (alert) =>
+                  alert.alertname === 'ApiAvailabilityErrorBudgetBurn' &&
+                  alert.labels.severity === 'critical' &&
+                  alert.receiver === 'page',
+              )
+                ? true
+                : undefined,
+            { timeoutMs: 6 * 60_000, intervalMs: 5_000 },
+          );
+          // The ratio alert fires too, and Alertmanager holds it back behind the SLO's page.
+          await eventually(
+            'HighErrorRate{job="api"} firing, and inhibited by the SLO page',
+            async () => {
+              const api = (await alertmanagerAlerts('HighErrorRate')).filter(
+                (alert) => alert.labels.job === 'api',
+              );
+              return api.length > 0 && api.every((alert) => alert.status.inhibitedBy.length > 0)
+                ? true
+                : undefined;
+            },
+            { timeoutMs: 3 * 60_000, intervalMs: 5_000 },
+          );
+        } finally {
+          await setErrorRate(0);
+        }
+        // The ratio resolves within minutes; the budget alert rightly stays: minutes of 50%
+        // errors are hours of the budget's 30 days, and its 30-minute window holds them.
+        await eventually(
+          'HighErrorRate{job="api"} resolved',
+          async () => (!(await firing('HighErrorRate', 'api')) ? true : undefined),
+          { timeoutMs: 5 * 60_000, intervalMs: 5_000 },
+        );
+      })(),
     ]);
+  });
+
+  it('the collector down pages once: TelemetryComponentDown, with every ServiceDown inhibited', async () => {
+    const since = Date.now();
+    await stopStack(undefined, ['collector']);
+    try {
+      // Two minutes of silence make every service's ServiceDown fire in Prometheus.
+      await eventually(
+        'ServiceDown firing for every service, each inhibited in Alertmanager',
+        async () => {
+          const alerts = (await alertmanagerAlerts('ServiceDown')).filter((alert) =>
+            expectedServices.includes(alert.labels.job ?? ''),
+          );
+          if (alerts.length < expectedServices.length) return undefined;
+          return alerts.every(
+            (alert) => alert.status.state === 'suppressed' && alert.status.inhibitedBy.length > 0,
+          )
+            ? alerts
+            : undefined;
+        },
+        { timeoutMs: 5 * 60_000, intervalMs: 5_000 },
+      );
+      const [source] = (await alertmanagerAlerts('TelemetryComponentDown')).filter(
+        (alert) => alert.labels.job === 'otel-collector',
+      );
+      assert.equal(source?.status.state, 'active', 'the collector alert itself is not inhibited');
+    } finally {
+      await startStack(undefined, ['collector']);
+    }
+    await eventually(
+      'ServiceDown resolved in Prometheus once the services report again',
+      async () =>
+        (await query('ALERTS{alertname="ServiceDown", alertstate="firing"}')).length === 0 ? true : undefined,
+      { timeoutMs: 3 * 60_000, intervalMs: 5_000 },
+    );
+    // Alertmanager's next group interval, when an un-inhibited ServiceDown would have gone out.
+    await sleep(70_000);
+    const pages = (await notificationsSince(since)).filter(
+      (line) => line.status === 'firing' && line.receiver === 'page',
+    );
+    assert.deepEqual(
+      pages.map((line) => `${line.alertname} ${line.labels.job ?? ''}`),
+      ['TelemetryComponentDown otel-collector'],
+      'one page for the collector, none for the services it silenced',
+    );
+  });
+
+  it('the Watchdog goes missing in `status` when Prometheus stops, and comes back', async () => {
+    await eventually('the Watchdog at the notifier', async () =>
+      (await notifierBoard()).watchdog.status === 'ok' ? true : undefined,
+    );
+    await stopStack(undefined, ['prometheus']);
+    try {
+      await eventually(
+        'the notifier reporting the Watchdog missing',
+        async () => ((await notifierBoard()).watchdog.status === 'missing' ? true : undefined),
+        { timeoutMs: 4 * 60_000, intervalMs: 5_000 },
+      );
+      // `status` exits 1 with Prometheus down; what it printed is on the error.
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [sourceCondition, join(repoRoot, 'infra/runner/cli.ts'), 'status'],
+        { env: process.env },
+      ).catch((error: unknown) => ({ stdout: (error as { stdout?: string }).stdout ?? '' }));
+      assert.match(stdout, /Watchdog: MISSING/);
+    } finally {
+      await startStack(undefined, ['prometheus']);
+    }
+    await eventually(
+      'the Watchdog back at the notifier',
+      async () => ((await notifierBoard()).watchdog.status === 'ok' ? true : undefined),
+      { timeoutMs: 3 * 60_000, intervalMs: 5_000 },
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Alertmanager's webhook payload (version 4), and the notifier's view of it: which alerts are
- * firing now, keyed by fingerprint, updated by every notification.
+ * firing now, keyed by fingerprint, updated by every notification; and whether the Watchdog
+ * (infra/prometheus/rules/alerting.yml), which always fires, keeps arriving.
  */
 import { z } from 'zod';
 
@@ -31,11 +32,42 @@ export interface FiringAlert {
   receiver: string;
 }
 
+/** The alert that proves the path from Prometheus through Alertmanager to here works. */
+export const watchdogAlertName = 'Watchdog';
+
+export type WatchdogState =
+  /** It arrived within the timeout. */
+  | { status: 'ok'; lastReceivedAt: string }
+  /** Not yet: the notifier started less than a timeout ago. */
+  | { status: 'waiting'; since: string }
+  | { status: 'missing'; reason: string; lastReceivedAt?: string };
+
 export class AlertBoard {
   readonly #firing = new Map<string, FiringAlert>();
+  readonly #watchdogTimeoutMillis: number;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  #watchdogReceivedAt: number | undefined;
+  #watchdogResolved = false;
+
+  /**
+   * `watchdogTimeoutMillis`: how long without a Watchdog notification means the path is broken;
+   * Alertmanager sends it every 30 s or so (infra/alertmanager/alertmanager.yml).
+   */
+  constructor(options: { watchdogTimeoutMillis: number; now?: () => number }) {
+    this.#watchdogTimeoutMillis = options.watchdogTimeoutMillis;
+    this.#now = options.now ?? Date.now;
+    this.#startedAt = this.#now();
+  }
 
   apply(payload: WebhookPayload): void {
     for (const alert of payload.alerts) {
+      if (alert.labels.alertname === watchdogAlertName) {
+        // Resolved: Alertmanager stopped hearing of it from Prometheus (its end time passed).
+        this.#watchdogReceivedAt = this.#now();
+        this.#watchdogResolved = alert.status === 'resolved';
+        continue;
+      }
       if (alert.status === 'resolved') {
         this.#firing.delete(alert.fingerprint);
         continue;
@@ -49,6 +81,36 @@ export class AlertBoard {
         receiver: payload.receiver,
       });
     }
+  }
+
+  watchdog(): WatchdogState {
+    const iso = (millis: number) => new Date(millis).toISOString();
+    const received = this.#watchdogReceivedAt;
+    if (received === undefined) {
+      return this.#now() - this.#startedAt < this.#watchdogTimeoutMillis
+        ? { status: 'waiting', since: iso(this.#startedAt) }
+        : {
+            status: 'missing',
+            reason: `no Watchdog notification since the notifier started ${this.#secondsAgo(this.#startedAt)} s ago`,
+          };
+    }
+    if (this.#watchdogResolved)
+      return {
+        status: 'missing',
+        reason: 'Alertmanager resolved the Watchdog: Prometheus stopped sending it',
+        lastReceivedAt: iso(received),
+      };
+    if (this.#now() - received > this.#watchdogTimeoutMillis)
+      return {
+        status: 'missing',
+        reason: `no Watchdog notification for ${this.#secondsAgo(received)} s`,
+        lastReceivedAt: iso(received),
+      };
+    return { status: 'ok', lastReceivedAt: iso(received) };
+  }
+
+  #secondsAgo(millis: number): number {
+    return Math.round((this.#now() - millis) / 1000);
   }
 
   firing(): FiringAlert[] {

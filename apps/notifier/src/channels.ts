@@ -23,6 +23,7 @@ export function logChannel(file: string): Channel {
         JSON.stringify({
           time: new Date().toISOString(),
           status: alert.status,
+          receiver: payload.receiver,
           alertname: alert.labels.alertname,
           severity: alert.labels.severity,
           labels: alert.labels,
