@@ -1,7 +1,8 @@
 /**
  * Every dashboard, and every panel query, for the generator and the tests. Queries keep the
- * dashboards' variables as written: `$service` (a `job` regex; "All" is `.*`) and
- * `$__rate_interval` (Grafana's rate window, at least four export intervals).
+ * dashboards' variables as written: `$service` (a `job` regex; "All" is `.*`), `$instance` (an
+ * `instance` regex, multi-valued; "All" is `.*`) and `$__rate_interval` (Grafana's rate window,
+ * at least four export intervals).
  */
 import type { DashboardModel } from './dashboard.ts';
 import { victoriaLogs } from './datasources.ts';

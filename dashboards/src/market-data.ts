@@ -4,7 +4,7 @@
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
 import { stat, timeseries } from './panels.ts';
-import { orZero, quantile, serviceSelector, sumRate } from './promql.ts';
+import { orZero, quantile, serviceSelector, shared, sumRate } from './promql.ts';
 
 const selected = serviceSelector();
 const jobTraces = { service: '${__field.labels.job}' };
@@ -18,27 +18,29 @@ export function marketData(): DashboardModel {
       {
         title: 'Updates, lag and freshness',
         panels: [
+          // Every service that follows the market (api, worker, signal-generator) counts each tick
+          // it receives: one series per service, never stacked, which would count a tick once per
+          // consumer.
           timeseries({
             title: 'Updates by symbol',
-            description: 'Market data updates per second.',
+            description: 'Market data updates received per second, by service and symbol.',
             unit: 'ops',
             queries: [
               {
                 expr: sumRate('market_data_updates_total', selected, ['job', 'symbol']),
-                legend: '{{symbol}}',
+                legend: '{{job}} {{symbol}}',
               },
             ],
-            stacked: true,
             seriesTraces: jobTraces,
           }),
           timeseries({
             title: 'Updates by source',
-            description: 'Market data updates per second.',
+            description: 'Market data updates received per second, by service and source.',
             unit: 'ops',
             queries: [
               {
                 expr: sumRate('market_data_updates_total', selected, ['job', 'source']),
-                legend: '{{source}}',
+                legend: '{{job}} {{source}}',
               },
             ],
             seriesTraces: jobTraces,
@@ -70,7 +72,7 @@ export function marketData(): DashboardModel {
             unit: 's',
             queries: [
               {
-                expr: 'time() - max by (symbol) (market_data_last_update_timestamp_seconds{job=~"$service"})',
+                expr: `time() - ${shared('market_data_last_update_timestamp_seconds', selected, ['symbol'])}`,
                 legend: '{{symbol}}',
               },
             ],
@@ -93,7 +95,7 @@ export function marketData(): DashboardModel {
             unit: 'none',
             queries: [
               {
-                expr: 'min by (collector, source) (data_collector_healthy{job=~"$service"})',
+                expr: `min by (collector, source) (data_collector_healthy${selected})`,
                 legend: '{{collector}} ({{source}})',
               },
             ],
@@ -127,6 +129,7 @@ export function marketData(): DashboardModel {
                 expr: orZero(
                   sumRate('data_collection_errors_total', selected, ['job', 'collector', 'error_type']),
                   sumRate('data_points_collected_total', selected, ['job', 'collector']),
+                  ['error_type'],
                 ),
                 legend: '{{collector}} {{error_type}}',
               },
@@ -151,7 +154,8 @@ export function marketData(): DashboardModel {
             unit: 'short',
             queries: [
               {
-                expr: 'sum by (endpoint) (websocket_connections_active{job=~"$service"})',
+                // Each api instance holds its own connections: these add up.
+                expr: `sum by (endpoint) (websocket_connections_active${selected})`,
                 legend: '{{endpoint}}',
               },
             ],

@@ -5,7 +5,7 @@
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
 import { timeseries } from './panels.ts';
-import { failureRatio, orZero, quantile, serviceSelector, sumRate } from './promql.ts';
+import { failureRatio, orZero, quantile, serviceSelector, shared, sumRate } from './promql.ts';
 
 const sent = 'messaging_client_sent_messages_total';
 const consumed = 'messaging_client_consumed_messages_total';
@@ -131,7 +131,7 @@ export function messaging(): DashboardModel {
             unit: 'short',
             queries: [
               {
-                expr: 'max by (stream, consumer) (jetstream_consumer_pending{job=~"$service"})',
+                expr: shared('jetstream_consumer_pending', selected, ['stream', 'consumer']),
                 legend: '{{stream}} → {{consumer}}',
               },
             ],
@@ -142,7 +142,7 @@ export function messaging(): DashboardModel {
             unit: 'short',
             queries: [
               {
-                expr: 'max by (stream, consumer) (jetstream_consumer_ack_pending{job=~"$service"})',
+                expr: shared('jetstream_consumer_ack_pending', selected, ['stream', 'consumer']),
                 legend: '{{stream}} → {{consumer}}',
               },
             ],
@@ -156,6 +156,7 @@ export function messaging(): DashboardModel {
                 expr: orZero(
                   sumRate('messages_redelivered_total', selected, ['job', 'destination']),
                   sumRate(consumed, selected, ['job']),
+                  ['destination'],
                 ),
                 legend: '{{job}} {{destination}}',
               },
@@ -170,6 +171,7 @@ export function messaging(): DashboardModel {
                 expr: orZero(
                   sumRate('messages_dead_lettered_total', selected, ['job', 'destination', 'reason']),
                   sumRate(consumed, selected, ['job']),
+                  ['destination', 'reason'],
                 ),
                 legend: '{{job}} {{destination}} {{reason}}',
               },
@@ -189,7 +191,8 @@ export function messaging(): DashboardModel {
               {
                 expr: orZero(
                   sumRate('nats_connection_errors_total', selected, ['job', 'kind']),
-                  'sum by (job) (process_uptime_seconds{job=~"$service"})',
+                  `sum by (job) (process_uptime_seconds${selected})`,
+                  ['kind'],
                 ),
                 legend: '{{job}} {{kind}}',
               },

@@ -1,10 +1,11 @@
 /**
  * Operations (seed 002): request duration, request rate, status codes and service health, with
- * the SLO burn rates next to them. HTTP metrics are the library's semantic-convention ones.
+ * the SLOs next to them: their remaining error budget and burn rates. HTTP metrics are the
+ * library's semantic-convention ones.
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
-import { logs, pieChart, stat, timeseries } from './panels.ts';
-import { failureRatio, quantile, serviceSelector, sumRate } from './promql.ts';
+import { logs, pieChart, type SizedPanel, stat, timeseries } from './panels.ts';
+import { failureRatio, jobSelector, quantile, serviceSelector, sumRate } from './promql.ts';
 
 const requests = 'http_server_request_duration_seconds_count';
 const duration = 'http_server_request_duration_seconds';
@@ -17,6 +18,52 @@ const latencySteps = [
   [0.25, 'yellow'],
   [1, 'red'],
 ] as const;
+/** The SLO recording rules have no instance label (they sum the instances), only job and slo. */
+const sloSelected = jobSelector();
+
+/** The SLOs of infra/prometheus/rules/slo.yml, with what their budget counts. */
+const slos = [
+  { slo: 'api-availability', objective: '99.5% of requests to api answer without a 5xx status' },
+  { slo: 'api-latency', objective: '99% of requests to api complete within 250 ms' },
+  {
+    slo: 'signal-to-execution-latency',
+    objective: '99% of signals are executed within 1 s of being generated (worker)',
+  },
+] as const;
+
+/**
+ * What is left of an SLO's 30-day error budget, if the last 3 days are what the 30 days hold.
+ * The longest window the rules record is 3 days (slo:sli_error:ratio_rate3d), and no query can
+ * see 30: Prometheus keeps 15 days (--storage.tsdb.retention.time=15d, infra/runner), and a
+ * rate over [30d] of the raw counters, at every step of the graph, would read 15 days of samples
+ * to say less than its window promises. So the panel states its window instead.
+ */
+function budgetRemaining({ slo, objective }: (typeof slos)[number]): SizedPanel {
+  return stat({
+    title: `Budget remaining: ${slo}`,
+    description:
+      `Objective: ${objective}. Share of the 30-day error budget left if the error ratio of the last ` +
+      '3 days held for all 30: 1 − (error ratio over 3 days ÷ error budget). The window is 3 days, ' +
+      'the longest the recording rules keep (slo:sli_error:ratio_rate3d), not 30: Prometheus keeps ' +
+      '15 days of data. On a stack younger than 3 days the window is its age. Below 0, the budget ' +
+      'is spent at this rate. Not filtered by the service and instance variables: the SLO counts ' +
+      'every instance of its service.',
+    unit: 'percentunit',
+    queries: [
+      {
+        expr: `1 - (slo:sli_error:ratio_rate3d{slo="${slo}"} / on (slo) group_left () slo:error_budget:ratio)`,
+        legend: '{{slo}}',
+      },
+    ],
+    thresholds: [
+      [null, 'red'],
+      [0, 'yellow'],
+      [0.25, 'green'],
+    ],
+    width: 8,
+  });
+}
+
 /** 5% is HighErrorRate's threshold. */
 const errorSteps = [
   [null, 'green'],
@@ -41,8 +88,8 @@ export function operations(): DashboardModel {
             queries: [
               {
                 expr:
-                  'max by (job) (max_over_time(process_uptime_seconds{job=~"$service"}[1m])) > bool 0' +
-                  ' or max by (job) (max_over_time(process_uptime_seconds{job=~"$service"}[1h])) * 0',
+                  `max by (job) (max_over_time(process_uptime_seconds${all}[1m])) > bool 0` +
+                  ` or max by (job) (max_over_time(process_uptime_seconds${all}[1h])) * 0`,
                 legend: '{{job}}',
               },
             ],
@@ -55,7 +102,7 @@ export function operations(): DashboardModel {
           }),
           stat({
             title: 'Request rate',
-            description: 'HTTP requests per second, all selected services.',
+            description: 'HTTP requests per second, all selected services and instances.',
             unit: 'reqps',
             queries: [{ expr: sumRate(requests, all), legend: 'requests' }],
             width: 4,
@@ -133,6 +180,7 @@ export function operations(): DashboardModel {
           timeseries({
             title: 'Requests by route',
             description: 'Requests per second by service, route and method.',
+            top: { count: 10, by: 'value' },
             unit: 'reqps',
             queries: [
               {
@@ -147,11 +195,9 @@ export function operations(): DashboardModel {
           }),
           timeseries({
             title: 'Requests in flight',
-            description: 'Requests being served.',
+            description: 'Requests being served, over the selected instances of each service.',
             unit: 'short',
-            queries: [
-              { expr: 'sum by (job) (http_server_active_requests{job=~"$service"})', legend: '{{job}}' },
-            ],
+            queries: [{ expr: `sum by (job) (http_server_active_requests${all})`, legend: '{{job}}' }],
           }),
         ],
       },
@@ -170,6 +216,7 @@ export function operations(): DashboardModel {
       {
         title: 'Service level objectives',
         panels: [
+          ...slos.map(budgetRemaining),
           timeseries({
             title: 'Error budget burn rate, 1 h',
             description:
@@ -178,7 +225,7 @@ export function operations(): DashboardModel {
             unit: 'suffix:×',
             queries: [
               {
-                expr: 'slo:sli_error:ratio_rate1h{job=~"$service"} / on (slo) group_left () slo:error_budget:ratio',
+                expr: `slo:sli_error:ratio_rate1h${sloSelected} / on (slo) group_left () slo:error_budget:ratio`,
                 legend: '{{slo}}',
               },
             ],
@@ -193,7 +240,7 @@ export function operations(): DashboardModel {
             description:
               'Share of bad events per SLO: 5xx answers, requests over 250 ms, signals executed after 1 s.',
             unit: 'percentunit',
-            queries: [{ expr: 'slo:sli_error:ratio_rate5m{job=~"$service"}', legend: '{{slo}}' }],
+            queries: [{ expr: `slo:sli_error:ratio_rate5m${sloSelected}`, legend: '{{slo}}' }],
           }),
         ],
       },

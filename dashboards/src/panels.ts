@@ -1,7 +1,8 @@
 /**
  * Panel helpers shared by every dashboard, so that each panel states only what is particular
  * to it (title, unit, queries, thresholds) and gets the rest the same way everywhere: the
- * Prometheus datasource, a legend, and a link to the traces of the selected service.
+ * Prometheus datasource, a legend, colours that mean something only where thresholds say so,
+ * and a link to the traces of the selected service.
  */
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import {
@@ -43,10 +44,16 @@ import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeSeriesBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import { prometheus, victoriaLogs } from './datasources.ts';
-import { type TraceSearch, traceLink } from './traces.ts';
+import { type Largest, largest } from './promql.ts';
+import { selectedTraceService, type TraceSearch, traceLink } from './traces.ts';
 
-/** The selected service, as Grafana interpolates it into a link. */
-const selectedService = '${service}';
+/**
+ * Every panel's link to the traces of the selected service; in the All state it opens the Jaeger
+ * search without a service (traces.ts), so the title does not name one.
+ */
+function serviceTraces() {
+  return traceLink('Traces of the selected service in Jaeger', { service: selectedTraceService });
+}
 
 export interface Query {
   expr: string;
@@ -110,7 +117,7 @@ function configure<B extends CommonPanelBuilder<B>>(builder: B, options: PanelOp
     .description(options.description)
     .datasource(prometheus)
     .unit(options.unit)
-    .links([traceLink(`Traces of ${selectedService} in Jaeger`, { service: selectedService })]);
+    .links([serviceTraces()]);
   options.queries.forEach((query, index) => {
     const target = new DataqueryBuilder()
       .datasource(prometheus)
@@ -140,26 +147,52 @@ function sized(builder: PlaceablePanel, options: PanelOptions, width: number, he
 
 export interface TimeSeriesOptions extends PanelOptions {
   stacked?: boolean;
+  /**
+   * For panels whose series grow with pipelines, bots, symbols, routes or operations: draw only
+   * the `count` largest series at each moment, by value or, for signed values such as P&L, by
+   * magnitude. Not with `stacked`: a stack of a changing subset would show a wrong total.
+   */
+  top?: { count: number; by: Largest };
+}
+
+/**
+ * The legend of every graph: a table under it, one row per series with its last, highest and
+ * mean value, largest last value first. A list of 30 names wraps into an unreadable block; a
+ * table scrolls, and its columns tell which series matters without hovering.
+ */
+function legendTable(): VizLegendOptionsBuilder {
+  return new VizLegendOptionsBuilder()
+    .showLegend(true)
+    .displayMode(LegendDisplayMode.Table)
+    .placement(LegendPlacement.Bottom)
+    .calcs(['lastNotNull', 'max', 'mean'])
+    .sortBy('Last *')
+    .sortDesc(true);
 }
 
 /** A graph over time; thresholds, when given, are drawn as dashed lines. */
 export function timeseries(options: TimeSeriesOptions): SizedPanel {
-  const builder = configure(new TimeSeriesBuilder(), options)
+  const { top } = options;
+  if (top && options.stacked === true)
+    throw new Error(`${options.title}: top and stacked exclude each other`);
+  const shown: TimeSeriesOptions = top
+    ? {
+        ...options,
+        description: `${options.description} The ${top.count} largest series${top.by === 'magnitude' ? ' by absolute value' : ''} at each moment.`,
+        queries: options.queries.map((query) => ({ ...query, expr: largest(top.count, query.expr, top.by) })),
+      }
+    : options;
+  const builder = configure(new TimeSeriesBuilder(), shown)
     .lineWidth(1)
     .fillOpacity(options.stacked === true ? 40 : 10)
-    .legend(
-      new VizLegendOptionsBuilder()
-        .showLegend(true)
-        .displayMode(LegendDisplayMode.List)
-        .placement(LegendPlacement.Bottom)
-        .calcs([]),
-    )
+    .legend(legendTable())
     .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
   if (options.thresholds) {
     builder.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
   }
   if (options.stacked === true) builder.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
-  return sized(builder, options, 12, 8);
+  // A table legend takes rows from the graph: panels of many series get more height for it.
+  return sized(builder, options, 12, top ? 10 : 8);
 }
 
 export interface StatOptions extends PanelOptions {
@@ -167,10 +200,21 @@ export interface StatOptions extends PanelOptions {
   valueText?: Readonly<Record<string, readonly [text: string, color: string]>>;
 }
 
-/** The last value of each series, large, coloured by the thresholds. */
+/**
+ * The colour of a number that is neither good nor bad (a portfolio value, a request rate, an
+ * uptime): one base step in the theme's text colour. Without thresholds, Grafana applies its
+ * defaults, green and red from 80, and a cash balance of 10 000 USD would read as an alarm.
+ */
+const neutral: readonly Step[] = [[null, 'text']];
+
+/**
+ * The last value of each series, large. Coloured by the thresholds when the panel has some;
+ * without, in one neutral colour, so that a colour always means what a threshold says.
+ */
 export function stat(options: StatOptions): SizedPanel {
-  const builder = configure(new StatBuilder(), options)
-    .colorMode(BigValueColorMode.Value)
+  const judged = options.thresholds !== undefined || options.valueText !== undefined;
+  const builder = configure(new StatBuilder(), { ...options, thresholds: options.thresholds ?? neutral })
+    .colorMode(judged ? BigValueColorMode.Value : BigValueColorMode.None)
     .graphMode(BigValueGraphMode.Area)
     .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
   if (options.valueText) builder.mappings([valueMapping(options.valueText)]);
@@ -202,7 +246,12 @@ export function pieChart(options: PanelOptions): SizedPanel {
 export interface LogsOptions {
   title: string;
   description: string;
-  /** A LogsQL query; `$service` is the service variable (a regex, `.*` for all). */
+  /**
+   * A LogsQL query; `$service` is the service variable (a regex, `.*` for all). Logs are not
+   * filtered by `$instance`: a record's instance is its field service.instance.id, not part of
+   * its stream (collector profile local.yaml), and how the VictoriaLogs plugin writes a
+   * multi-valued variable into LogsQL is untested here.
+   */
   query: string;
   width?: number;
   height?: number;
@@ -232,6 +281,6 @@ export function logs(options: LogsOptions): SizedPanel {
     .enableLogDetails(true)
     .wrapLogMessage(true)
     .sortOrder(LogsSortOrder.Descending)
-    .links([traceLink(`Traces of ${selectedService} in Jaeger`, { service: selectedService })]);
+    .links([serviceTraces()]);
   return { builder, width: options.width ?? 24, height: options.height ?? 10 };
 }

@@ -5,7 +5,7 @@
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
 import { stat, timeseries } from './panels.ts';
-import { orZero, quantile, serviceSelector, sumRate } from './promql.ts';
+import { orZero, quantile, serviceSelector, shared, sumRate } from './promql.ts';
 
 const selected = serviceSelector();
 const jobTraces = { service: '${__field.labels.job}' };
@@ -115,6 +115,7 @@ export function pipelines(): DashboardModel {
                 expr: orZero(
                   sumRate('nats_publish_failure_total', selected, ['signal_type', 'error_type']),
                   sumRate('nats_publish_success_total', selected, ['signal_type']),
+                  ['error_type'],
                 ),
                 legend: 'failed {{signal_type}} {{error_type}}',
               },
@@ -154,11 +155,12 @@ export function pipelines(): DashboardModel {
           }),
           timeseries({
             title: 'Consumer backlog',
-            description: 'Messages in each JetStream stream not yet delivered to its consumer.',
+            description:
+              'Messages in each JetStream stream not yet delivered to its consumer, as the instances of the consuming service report it.',
             unit: 'short',
             queries: [
               {
-                expr: 'max by (stream, consumer) (jetstream_consumer_pending{job=~"$service"})',
+                expr: shared('jetstream_consumer_pending', selected, ['stream', 'consumer']),
                 legend: '{{stream}} → {{consumer}}',
               },
             ],
@@ -182,9 +184,10 @@ export function pipelines(): DashboardModel {
           }),
           stat({
             title: 'Pipelines cached',
-            description: 'Pipelines in the dispatcher cache.',
+            description:
+              'Pipelines in the dispatcher cache. Every dispatcher instance mirrors all pipelines: the highest of their counts.',
             unit: 'short',
-            queries: [{ expr: 'sum(pipeline_cache_size{job=~"$service"})', legend: 'pipelines' }],
+            queries: [{ expr: shared('pipeline_cache_size', selected), legend: 'pipelines' }],
             height: 8,
           }),
         ],

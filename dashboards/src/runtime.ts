@@ -1,12 +1,21 @@
 /**
- * Runtime: memory, CPU, event loop and garbage collection of each Node.js service, from the
+ * Runtime: memory, CPU, event loop and garbage collection of each Node.js process, from the
  * library's runtime metrics (libs/telemetry/src/runtime.ts).
+ *
+ * Every series is per process (`job` and `instance`), never added up over a service's
+ * instances: the memory of two workers is not one worker's memory, and after a restart the old
+ * process's last sample stays within Prometheus' lookback for 5 minutes, which a sum would add
+ * to the new one's.
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
 import { stat, timeseries } from './panels.ts';
 import { quantile, serviceSelector, sumRate } from './promql.ts';
 
 const selected = serviceSelector();
+const process = ['job', 'instance'];
+const byProcess = process.join(', ');
+/** Instance ids are long: the service first, so the legend table sorts and reads by it. */
+const processLegend = '{{job}} {{instance}}';
 
 export function runtime(): DashboardModel {
   return buildDashboard({
@@ -19,9 +28,12 @@ export function runtime(): DashboardModel {
         panels: [
           stat({
             title: 'Uptime',
-            description: 'Time since each service process started; a drop is a restart.',
+            description:
+              'Time since each process started. A restart is a new instance with a short uptime; the old one stays for up to 5 minutes with its last value.',
             unit: 'dtdurations',
-            queries: [{ expr: 'max by (job) (process_uptime_seconds{job=~"$service"})', legend: '{{job}}' }],
+            queries: [
+              { expr: `max by (${byProcess}) (process_uptime_seconds${selected})`, legend: processLegend },
+            ],
             width: 24,
           }),
           timeseries({
@@ -30,18 +42,21 @@ export function runtime(): DashboardModel {
             unit: 'percentunit',
             queries: [
               {
-                expr: sumRate('process_cpu_time_seconds_total', selected, ['job', 'cpu_mode']),
-                legend: '{{job}} {{cpu_mode}}',
+                expr: sumRate('process_cpu_time_seconds_total', selected, [...process, 'cpu_mode']),
+                legend: `${processLegend} {{cpu_mode}}`,
               },
             ],
             stacked: true,
           }),
           timeseries({
             title: 'Resident memory',
-            description: 'Resident set size of each service.',
+            description: 'Resident set size of each process.',
             unit: 'bytes',
             queries: [
-              { expr: 'sum by (job) (process_memory_usage_bytes{job=~"$service"})', legend: '{{job}}' },
+              {
+                expr: `max by (${byProcess}) (process_memory_usage_bytes${selected})`,
+                legend: processLegend,
+              },
             ],
           }),
         ],
@@ -56,8 +71,8 @@ export function runtime(): DashboardModel {
             unit: 'percentunit',
             queries: [
               {
-                expr: 'max by (job) (nodejs_eventloop_utilization_ratio{job=~"$service"})',
-                legend: '{{job}}',
+                expr: `max by (${byProcess}) (nodejs_eventloop_utilization_ratio${selected})`,
+                legend: processLegend,
               },
             ],
             thresholds: [
@@ -77,16 +92,16 @@ export function runtime(): DashboardModel {
             unit: 's',
             queries: [
               {
-                expr: 'max by (job) (nodejs_eventloop_delay_p50_seconds{job=~"$service"})',
-                legend: '{{job}} p50',
+                expr: `max by (${byProcess}) (nodejs_eventloop_delay_p50_seconds${selected})`,
+                legend: `${processLegend} p50`,
               },
               {
-                expr: 'max by (job) (nodejs_eventloop_delay_p99_seconds{job=~"$service"})',
-                legend: '{{job}} p99',
+                expr: `max by (${byProcess}) (nodejs_eventloop_delay_p99_seconds${selected})`,
+                legend: `${processLegend} p99`,
               },
               {
-                expr: 'max by (job) (nodejs_eventloop_delay_max_seconds{job=~"$service"})',
-                legend: '{{job}} max',
+                expr: `max by (${byProcess}) (nodejs_eventloop_delay_max_seconds${selected})`,
+                legend: `${processLegend} max`,
               },
             ],
             thresholds: [
@@ -104,10 +119,11 @@ export function runtime(): DashboardModel {
             unit: 'short',
             queries: [
               {
-                expr: 'sum by (job, v8js_resource_type) (v8js_resource_active{job=~"$service"})',
-                legend: '{{job}} {{v8js_resource_type}}',
+                expr: `sum by (${byProcess}, v8js_resource_type) (v8js_resource_active${selected})`,
+                legend: `${processLegend} {{v8js_resource_type}}`,
               },
             ],
+            top: { count: 10, by: 'value' },
             width: 8,
           }),
         ],
@@ -122,14 +138,18 @@ export function runtime(): DashboardModel {
               'committed in memory.',
             unit: 'bytes',
             queries: [
-              { expr: 'sum by (job) (v8js_memory_heap_used_bytes{job=~"$service"})', legend: '{{job}} used' },
+              // Summed over the heap spaces of each process, which are parts of its heap.
               {
-                expr: 'sum by (job) (v8js_memory_heap_space_size_bytes{job=~"$service"})',
-                legend: '{{job}} size',
+                expr: `sum by (${byProcess}) (v8js_memory_heap_used_bytes${selected})`,
+                legend: `${processLegend} used`,
               },
               {
-                expr: 'sum by (job) (v8js_memory_heap_space_physical_size_bytes{job=~"$service"})',
-                legend: '{{job}} committed',
+                expr: `sum by (${byProcess}) (v8js_memory_heap_space_size_bytes${selected})`,
+                legend: `${processLegend} size`,
+              },
+              {
+                expr: `sum by (${byProcess}) (v8js_memory_heap_space_physical_size_bytes${selected})`,
+                legend: `${processLegend} committed`,
               },
             ],
           }),
@@ -143,25 +163,27 @@ export function runtime(): DashboardModel {
             queries: [
               {
                 expr:
-                  'sum by (job, v8js_heap_space_name) (v8js_memory_heap_used_bytes{job=~"$service"})' +
-                  ' / (sum by (job, v8js_heap_space_name) (v8js_memory_heap_space_size_bytes{job=~"$service"}) > 0)',
-                legend: '{{job}} {{v8js_heap_space_name}}',
+                  `max by (${byProcess}, v8js_heap_space_name) (v8js_memory_heap_used_bytes${selected})` +
+                  ` / (max by (${byProcess}, v8js_heap_space_name) (v8js_memory_heap_space_size_bytes${selected}) > 0)`,
+                legend: `${processLegend} {{v8js_heap_space_name}}`,
               },
             ],
+            top: { count: 10, by: 'value' },
             min: 0,
             max: 1,
           }),
           timeseries({
             title: 'Time in garbage collection',
-            description: 'Share of wall time spent in GC pauses, by kind of collection.',
+            description:
+              'Share of wall time each process spent in GC pauses, all kinds of collection together (Collections has them by kind). ' +
+              'Not stacked: the shares of different processes do not add up to anything.',
             unit: 'percentunit',
             queries: [
               {
-                expr: sumRate('v8js_gc_duration_seconds_sum', selected, ['job', 'v8js_gc_type']),
-                legend: '{{job}} {{v8js_gc_type}}',
+                expr: sumRate('v8js_gc_duration_seconds_sum', selected, process),
+                legend: processLegend,
               },
             ],
-            stacked: true,
             width: 8,
           }),
           timeseries({
@@ -169,7 +191,10 @@ export function runtime(): DashboardModel {
             description: '99th percentile of a garbage-collection pause.',
             unit: 's',
             queries: [
-              { expr: quantile(0.99, 'v8js_gc_duration_seconds', selected, ['job']), legend: '{{job}} p99' },
+              {
+                expr: quantile(0.99, 'v8js_gc_duration_seconds', selected, process),
+                legend: `${processLegend} p99`,
+              },
             ],
             thresholds: [
               [null, 'green'],
@@ -184,8 +209,8 @@ export function runtime(): DashboardModel {
             unit: 'ops',
             queries: [
               {
-                expr: sumRate('v8js_gc_duration_seconds_count', selected, ['job', 'v8js_gc_type']),
-                legend: '{{job}} {{v8js_gc_type}}',
+                expr: sumRate('v8js_gc_duration_seconds_count', selected, [...process, 'v8js_gc_type']),
+                legend: `${processLegend} {{v8js_gc_type}}`,
               },
             ],
             width: 8,

@@ -21,10 +21,16 @@ const errorSteps = [
   [0.05, 'red'],
 ] as const;
 
-/** Span metrics name the service `service_name`; the variable's values are the same names. */
+/**
+ * Span metrics name the service `service_name`; the variable's values are the same names. They
+ * keep the `instance` of the process that made the spans, as the process's own metrics do.
+ */
 function spans(kinds: string, ...matchers: readonly string[]): string {
-  return `{${['service_name=~"$service"', `span_kind=~"${kinds}"`, ...matchers].join(', ')}}`;
+  return `{${['service_name=~"$service"', 'instance=~"$instance"', `span_kind=~"${kinds}"`, ...matchers].join(', ')}}`;
 }
+
+/** Operations grow with routes and subjects: each graph draws the ten largest. */
+const topOperations = { count: 10, by: 'value' } as const;
 
 function redRow(title: string, kinds: string, what: string) {
   const all = spans(kinds);
@@ -38,6 +44,7 @@ function redRow(title: string, kinds: string, what: string) {
         unit: 'ops',
         queries: [{ expr: sumRate(calls, all, byOperation), legend: '{{service_name}} {{span_name}}' }],
         seriesTraces: operationTraces,
+        top: topOperations,
         width: 8,
       }),
       timeseries({
@@ -52,6 +59,7 @@ function redRow(title: string, kinds: string, what: string) {
         ],
         thresholds: errorSteps,
         seriesTraces: operationTraces,
+        top: topOperations,
         width: 8,
       }),
       timeseries({
@@ -66,6 +74,7 @@ function redRow(title: string, kinds: string, what: string) {
           },
         ],
         seriesTraces: operationTraces,
+        top: topOperations,
         width: 8,
       }),
     ],

@@ -6,7 +6,7 @@
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
 import { stat, timeseries } from './panels.ts';
-import { orZero, sumRate } from './promql.ts';
+import { orZero, serviceSelector, sumRate } from './promql.ts';
 
 const collector = '{job="otel-collector"}';
 const jaegerJob = '{job="jaeger"}';
@@ -50,7 +50,7 @@ function exported(selector: string, signal: Signal) {
  */
 function serviceProcessors(signal: 'span' | 'log', alert: string) {
   const processed = `otel_sdk_processor_${signal}_processed_total`;
-  const handedOn = sumRate(processed, '{job=~"$service", error_type=""}', ['job']);
+  const handedOn = sumRate(processed, serviceSelector('error_type=""'), ['job']);
   const items = signal === 'span' ? 'Spans' : 'Log records';
   return timeseries({
     title: `${items} leaving services`,
@@ -60,7 +60,7 @@ function serviceProcessors(signal: 'span' | 'log', alert: string) {
       { expr: handedOn, legend: '{{job}}' },
       {
         expr: orZero(
-          sumRate(processed, '{job=~"$service", error_type=~"queue_full|buffer_full"}', ['job']),
+          sumRate(processed, serviceSelector('error_type=~"queue_full|buffer_full"'), ['job']),
           handedOn,
         ),
         legend: 'dropped ({{job}})',
@@ -263,6 +263,7 @@ export function telemetryPipeline(): DashboardModel {
                 expr: orZero(
                   sumRate('vl_rows_dropped_total', '{job="victorialogs", reason!="debug"}', ['reason']),
                   sumRate('vl_rows_ingested_total', victoriaLogsJob),
+                  ['reason'],
                 ),
                 legend: 'dropped ({{reason}})',
               },
@@ -292,7 +293,7 @@ export function telemetryPipeline(): DashboardModel {
             unit: 's',
             queries: [
               {
-                expr: 'time() - max by (job) (timestamp(process_uptime_seconds{job=~"$service"}))',
+                expr: `time() - max by (job) (timestamp(process_uptime_seconds${serviceSelector()}))`,
                 legend: '{{job}}',
               },
             ],
@@ -310,9 +311,11 @@ export function telemetryPipeline(): DashboardModel {
             unit: 'cps',
             queries: [
               {
-                expr: sumRate('traces_span_metrics_calls_total', '{service_name=~"$service"}', [
-                  'service_name',
-                ]),
+                expr: sumRate(
+                  'traces_span_metrics_calls_total',
+                  '{service_name=~"$service", instance=~"$instance"}',
+                  ['service_name'],
+                ),
                 legend: '{{service_name}}',
               },
             ],

@@ -1,10 +1,13 @@
 /**
  * Trading (seeds 001, 003 and 004): bots, orders, fills, rejections, slippage, P&L, the
  * portfolio and its drawdown, risk, and the models behind the signals.
+ *
+ * The bots and the portfolio live in NATS KV: every api instance reports the same bots, every
+ * worker the same portfolio, so their gauges are `shared` (max over instances), never summed.
  */
 import { buildDashboard, type DashboardModel } from './dashboard.ts';
 import { stat, timeseries } from './panels.ts';
-import { orZero, quantile, serviceSelector, sumRate } from './promql.ts';
+import { orZero, quantile, serviceSelector, shared, sumRate } from './promql.ts';
 
 const selected = serviceSelector();
 const jobTraces = { service: '${__field.labels.job}' };
@@ -35,7 +38,7 @@ export function trading(): DashboardModel {
             unit: 'none',
             queries: [
               {
-                expr: 'sum(trading_bots_active_total{job=~"$service", status="running"})',
+                expr: shared('trading_bots_active_total', serviceSelector('status="running"')),
                 legend: 'running',
               },
             ],
@@ -50,7 +53,7 @@ export function trading(): DashboardModel {
             description: 'Bots running, paused and stopped.',
             unit: 'none',
             queries: [
-              { expr: 'sum by (status) (trading_bots_active_total{job=~"$service"})', legend: '{{status}}' },
+              { expr: shared('trading_bots_active_total', selected, ['status']), legend: '{{status}}' },
             ],
             stacked: true,
             width: 9,
@@ -70,12 +73,11 @@ export function trading(): DashboardModel {
           }),
           timeseries({
             title: 'P&L by bot',
-            description: 'Current profit and loss of each bot.',
+            description: 'Realised profit and loss of each bot (closed trades), as the api reports the bots.',
             unit: 'currencyUSD',
-            queries: [
-              { expr: 'sum by (bot_id) (trading_bot_pnl_usd{job=~"$service"})', legend: '{{bot_id}}' },
-            ],
+            queries: [{ expr: shared('trading_bot_pnl_usd', selected, ['bot_id']), legend: '{{bot_id}}' }],
             thresholds: gainLoss,
+            top: { count: 10, by: 'magnitude' },
             width: 24,
           }),
         ],
@@ -131,6 +133,7 @@ export function trading(): DashboardModel {
                 expr: orZero(
                   sumRate('trades_rejected_total', selected, ['job', 'reason']),
                   sumRate('trades_executed_total', selected, ['job']),
+                  ['reason'],
                 ),
                 legend: '{{reason}}',
               },
@@ -175,28 +178,28 @@ export function trading(): DashboardModel {
         panels: [
           stat({
             title: 'Portfolio value',
-            description: 'Cash plus positions at market.',
+            description: 'Cash plus positions at market, as the workers report the shared portfolio.',
             unit: 'currencyUSD',
-            queries: [{ expr: 'sum(portfolio_total_value_usd{job=~"$service"})', legend: 'value' }],
+            queries: [{ expr: shared('portfolio_total_value_usd', selected), legend: 'value' }],
           }),
           stat({
             title: 'Cash',
             description: 'Cash available.',
             unit: 'currencyUSD',
-            queries: [{ expr: 'sum(portfolio_cash_balance_usd{job=~"$service"})', legend: 'cash' }],
+            queries: [{ expr: shared('portfolio_cash_balance_usd', selected), legend: 'cash' }],
           }),
           stat({
             title: 'Daily P&L',
             description: 'Profit and loss since the start of the UTC day.',
             unit: 'currencyUSD',
-            queries: [{ expr: 'sum(portfolio_daily_pnl_usd{job=~"$service"})', legend: 'today' }],
+            queries: [{ expr: shared('portfolio_daily_pnl_usd', selected), legend: 'today' }],
             thresholds: gainLoss,
           }),
           stat({
             title: 'Drawdown',
             description: 'Fall of the portfolio value from its peak; HighPortfolioDrawdown fires above 15%.',
             unit: 'percentunit',
-            queries: [{ expr: 'max(portfolio_drawdown_ratio{job=~"$service"})', legend: 'drawdown' }],
+            queries: [{ expr: shared('portfolio_drawdown_ratio', selected), legend: 'drawdown' }],
             thresholds: drawdownSteps,
           }),
           timeseries({
@@ -204,15 +207,15 @@ export function trading(): DashboardModel {
             description: 'Total value and cash over time.',
             unit: 'currencyUSD',
             queries: [
-              { expr: 'sum(portfolio_total_value_usd{job=~"$service"})', legend: 'value' },
-              { expr: 'sum(portfolio_cash_balance_usd{job=~"$service"})', legend: 'cash' },
+              { expr: shared('portfolio_total_value_usd', selected), legend: 'value' },
+              { expr: shared('portfolio_cash_balance_usd', selected), legend: 'cash' },
             ],
           }),
           timeseries({
             title: 'Drawdown over time',
             description: 'Fall of the portfolio value from its peak.',
             unit: 'percentunit',
-            queries: [{ expr: 'max(portfolio_drawdown_ratio{job=~"$service"})', legend: 'drawdown' }],
+            queries: [{ expr: shared('portfolio_drawdown_ratio', selected), legend: 'drawdown' }],
             thresholds: drawdownSteps,
             min: 0,
           }),
@@ -221,17 +224,18 @@ export function trading(): DashboardModel {
             description: 'Open positions by symbol.',
             unit: 'none',
             queries: [
-              { expr: 'sum by (symbol) (portfolio_positions_count{job=~"$service"})', legend: '{{symbol}}' },
+              { expr: shared('portfolio_positions_count', selected, ['symbol']), legend: '{{symbol}}' },
             ],
             stacked: true,
           }),
           timeseries({
             title: 'Strategies',
-            description: 'Realised and unrealised P&L per strategy.',
+            description:
+              'Realised P&L per strategy, from closed trades; open positions are in the portfolio value.',
             unit: 'currencyUSD',
             queries: [
               {
-                expr: 'sum by (strategy) (strategy_profit_loss_usd{job=~"$service"})',
+                expr: shared('strategy_profit_loss_usd', selected, ['strategy']),
                 legend: '{{strategy}}',
               },
             ],
@@ -241,9 +245,7 @@ export function trading(): DashboardModel {
             title: 'Win rate',
             description: 'Share of closed trades that made money, per strategy.',
             unit: 'percentunit',
-            queries: [
-              { expr: 'max by (strategy) (strategy_win_rate{job=~"$service"})', legend: '{{strategy}}' },
-            ],
+            queries: [{ expr: shared('strategy_win_rate', selected, ['strategy']), legend: '{{strategy}}' }],
             min: 0,
             max: 1,
             width: 24,
@@ -263,6 +265,7 @@ export function trading(): DashboardModel {
                 expr: orZero(
                   sumRate('risk_limit_breaches_total', selected, ['job', 'limit_type']),
                   sumRate('orders_placed_total', selected, ['job']),
+                  ['limit_type'],
                 ),
                 legend: '{{limit_type}}',
               },
@@ -273,7 +276,7 @@ export function trading(): DashboardModel {
             title: 'Exposure',
             description: 'Gross exposure by symbol.',
             unit: 'currencyUSD',
-            queries: [{ expr: 'sum by (symbol) (risk_exposure_usd{job=~"$service"})', legend: '{{symbol}}' }],
+            queries: [{ expr: shared('risk_exposure_usd', selected, ['symbol']), legend: '{{symbol}}' }],
             stacked: true,
           }),
         ],
@@ -288,7 +291,7 @@ export function trading(): DashboardModel {
             unit: 'none',
             queries: [
               {
-                expr: 'max by (model_name, model_version) (ml_model_drift_score{job=~"$service"})',
+                expr: `max by (model_name, model_version) (ml_model_drift_score${selected})`,
                 legend: '{{model_name}} {{model_version}}',
               },
             ],
@@ -305,7 +308,7 @@ export function trading(): DashboardModel {
             unit: 'percentunit',
             queries: [
               {
-                expr: 'max by (model_name, model_version) (ml_model_accuracy{job=~"$service"})',
+                expr: `max by (model_name, model_version) (ml_model_accuracy${selected})`,
                 legend: '{{model_name}} {{model_version}}',
               },
             ],

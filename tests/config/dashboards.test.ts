@@ -14,6 +14,7 @@ import { run } from '../../infra/runner/exec.ts';
 import { ensureInstalled } from '../../infra/runner/install.ts';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { allDashboards, fileName, panelQueries, render } from '@tradeobs/dashboards';
+import { withVariables } from '../support/promql.ts';
 
 const generatedDir = join(repoRoot, 'dashboards/generated');
 const provisioningDir = join(repoRoot, 'dashboards/provisioning');
@@ -74,10 +75,90 @@ describe('generated dashboards', () => {
     assert.equal(new Set(uids).size, uids.length, `uids: ${uids.join(', ')}`);
   });
 
-  it('have a service variable', () => {
+  it('have a service variable, and an instance variable of the selected service', () => {
     for (const dashboard of dashboards) {
-      const names = dashboard.templating.list?.map((variable) => variable.name) ?? [];
+      const variables = dashboard.templating.list ?? [];
+      const names = variables.map((variable) => variable.name);
       assert.ok(names.includes('service'), `${String(dashboard.uid)} has no service variable`);
+      const instance = variables.find((variable) => variable.name === 'instance');
+      assert.ok(instance, `${String(dashboard.uid)} has no instance variable`);
+      assert.ok(
+        typeof instance.query === 'string' && instance.query.includes('$service'),
+        'instances of the selected service',
+      );
+      assert.equal(instance.multi, true);
+      assert.equal(instance.includeAll, true);
+      assert.equal(instance.allValue, '.*');
+    }
+  });
+
+  it('link to traces with a service Jaeger can search, also in the All state', async () => {
+    for (const dashboard of await committed()) {
+      for (const value of walk(dashboard)) {
+        if (!isObject(value) || typeof value.url !== 'string' || !value.url.startsWith('/explore?')) continue;
+        // $service is `.*` in the All state, a service Jaeger does not know.
+        assert.doesNotMatch(value.url, /\$\{?service\b/, `${String(dashboard.uid)}: ${String(value.title)}`);
+      }
+    }
+  });
+
+  it('put dashboard and panel links where Grafana 12 shows them: no placement', async () => {
+    for (const dashboard of await committed()) {
+      for (const value of walk(dashboard)) {
+        if (isObject(value) && typeof value.url === 'string')
+          assert.ok(
+            !('placement' in value),
+            `${String(dashboard.uid)}: ${String(value.title)} has a placement`,
+          );
+      }
+      for (const link of Array.isArray(dashboard.links) ? dashboard.links : []) {
+        assert.ok(
+          isObject(link) && !('placement' in link),
+          `${String(dashboard.uid)}: a link has a placement`,
+        );
+      }
+    }
+  });
+
+  it('give every stat panel thresholds of its own, never Grafana default red from 80', async () => {
+    for (const dashboard of await committed()) {
+      for (const panel of panels(dashboard).filter((panel) => panel.type === 'stat')) {
+        const fieldConfig = isObject(panel.fieldConfig) ? panel.fieldConfig : {};
+        const defaults = isObject(fieldConfig.defaults) ? fieldConfig.defaults : {};
+        assert.ok(
+          isObject(defaults.thresholds) && Array.isArray(defaults.thresholds.steps),
+          `${String(dashboard.uid)} / ${String(panel.title)}: no thresholds`,
+        );
+      }
+    }
+  });
+
+  it('never sum gauges that every instance reports alike', () => {
+    // One shared value (the portfolio, the bots, the pipelines in NATS KV) reported by every
+    // instance of a service: a sum doubles it with two instances, and after a restart.
+    const shared = [
+      'portfolio_total_value_usd',
+      'portfolio_cash_balance_usd',
+      'portfolio_positions_count',
+      'portfolio_drawdown_ratio',
+      'portfolio_daily_pnl_usd',
+      'risk_exposure_usd',
+      'strategy_profit_loss_usd',
+      'strategy_win_rate',
+      'trading_bots_active_total',
+      'trading_bot_pnl_usd',
+      'pipeline_cache_size',
+      'jetstream_consumer_pending',
+      'jetstream_consumer_ack_pending',
+    ];
+    for (const { dashboard, panel, expr } of panelQueries(dashboards)) {
+      for (const metric of shared) {
+        assert.doesNotMatch(
+          expr,
+          new RegExp(`\\bsum\\b(\\s*by\\s*\\([^)]*\\))?\\s*\\(\\s*${metric}\\b`),
+          `${dashboard} / ${panel}`,
+        );
+      }
     }
   });
 
@@ -130,12 +211,12 @@ describe('generated dashboards', () => {
     }
   });
 
-  it('use no variables but $service and $__rate_interval in queries', () => {
+  it('use no variables but $service, $instance and $__rate_interval in queries', () => {
     for (const { dashboard, panel, expr } of panelQueries(dashboards)) {
       const variables = expr.match(/\$\{?[\w]+/g) ?? [];
       for (const variable of variables) {
         assert.ok(
-          ['$service', '$__rate_interval'].includes(variable),
+          ['$service', '$instance', '$__rate_interval'].includes(variable),
           `${dashboard} / ${panel}: ${variable}`,
         );
       }
@@ -146,7 +227,7 @@ describe('generated dashboards', () => {
     const queries = panelQueries(dashboards).filter((query) => query.language === 'promql');
     const rules = queries.map(({ expr }, index) => ({
       record: `dashboard_query_${index}`,
-      expr: expr.replaceAll('$service', '.*').replaceAll('$__rate_interval', '1m'),
+      expr: withVariables(expr),
     }));
     const file = join(await mkdtemp(join(tmpdir(), 'dashboard-queries-')), 'queries.yml');
     await writeFile(file, stringify({ groups: [{ name: 'dashboard-queries', rules }] }));

@@ -38,10 +38,14 @@ export function metricNames(expr: string): string[] {
   return [...names].sort();
 }
 
-/** Grafana's variables as the live test queries them: every service, a one-minute window. */
+/**
+ * Grafana's variables as the live test queries them: every service and every instance (their
+ * "All", `.*`), a one-minute window.
+ */
 export function withVariables(expr: string, rateInterval = '1m'): string {
   return expr
     .replace(/\$__rate_interval|\$\{__rate_interval\}/g, rateInterval)
     .replace(/\$__interval|\$\{__interval\}/g, rateInterval)
-    .replace(/\$\{?service\}?/g, '.*');
+    .replace(/\$\{?service\}?/g, '.*')
+    .replace(/\$\{?instance\}?/g, '.*');
 }
