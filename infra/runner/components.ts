@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Binaries } from './install.ts';
 import { repoRoot, sourceCondition, statePaths } from './paths.ts';
 import { LOOPBACK, type PortName, portEnvironment, ports } from './ports.ts';
-import { renderFile } from './render.ts';
+import { renderDirectory, renderFile } from './render.ts';
 import type { StackSettings } from './settings.ts';
 
 export type ComponentName =
@@ -60,7 +60,9 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
     ALERTMANAGER_HOST: LOOPBACK,
     NOTIFIER_HOST: LOOPBACK,
     NATS_STORE_DIR: statePaths.data('nats'),
-    PROMETHEUS_RULES_DIR: join(repoRoot, 'infra/prometheus/rules'),
+    // The rules rendered from infra/prometheus/rules/ (their runbook links need the base URL).
+    PROMETHEUS_RULES_DIR: join(statePaths.config(), 'rules'),
+    RUNBOOK_BASE_URL: settings.runbookBaseUrl,
     PROMETHEUS_SCRAPE_TARGETS_DIR: join(statePaths.config(), 'scrape-targets'),
     COLLECTOR_STORAGE_DIR: join(statePaths.data('collector'), 'queue'),
     COLLECTOR_WAL_DIR: join(statePaths.data('collector'), 'wal'),
@@ -171,6 +173,11 @@ export function defineComponents(settings: StackSettings): Component[] {
           join(repoRoot, 'infra/prometheus/prometheus.yml'),
           environment,
           statePaths.config(),
+        );
+        await renderDirectory(
+          join(repoRoot, 'infra/prometheus/rules'),
+          environment,
+          environment.PROMETHEUS_RULES_DIR as string,
         );
         return {
           command: binaries.prometheus,

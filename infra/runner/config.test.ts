@@ -35,12 +35,13 @@ describe('config templates', () => {
 });
 
 describe('runner settings', () => {
-  it('defaults to the local profile, in-memory Jaeger and 5 load scenarios a second', () => {
+  it("defaults to the local profile, in-memory Jaeger, 5 load scenarios a second and the notifier's runbooks", () => {
     assert.deepEqual(readSettings({}), {
       collectorProfile: 'local',
       jaegerStorage: 'memory',
       collectorMemoryLimitMib: 512,
       loadgenRate: 5,
+      runbookBaseUrl: 'http://127.0.0.1:8006/runbooks',
     });
   });
 
@@ -60,6 +61,10 @@ describe('runner settings', () => {
     assert.throws(
       () => readSettings({ LOADGEN_RATE: 'fast' }),
       /LOADGEN_RATE="fast" is not valid; expected a number above 0/,
+    );
+    assert.throws(
+      () => readSettings({ RUNBOOK_BASE_URL: 'docs/runbooks.md' }),
+      /RUNBOOK_BASE_URL="docs\/runbooks.md" is not valid; expected an absolute http or https URL/,
     );
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { StackError } from './log.ts';
 
@@ -25,4 +25,18 @@ export async function renderFile(template: string, values: Record<string, string
   await mkdir(outputDir, { recursive: true });
   await writeFile(output, renderTemplate(await readFile(template, 'utf8'), values, template));
   return output;
+}
+
+/**
+ * Renders every `.yml` file of `templateDir` into `outputDir`, which holds nothing else
+ * afterwards: a rule file removed from the repository is gone from what Prometheus loads.
+ */
+export async function renderDirectory(
+  templateDir: string,
+  values: Record<string, string>,
+  outputDir: string,
+) {
+  await rm(outputDir, { recursive: true, force: true });
+  const files = (await readdir(templateDir)).filter((file) => file.endsWith('.yml')).sort();
+  return Promise.all(files.map((file) => renderFile(join(templateDir, file), values, outputDir)));
 }

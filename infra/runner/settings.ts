@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StackError } from './log.ts';
 import { repoRoot } from './paths.ts';
+import { LOOPBACK, ports } from './ports.ts';
 
 export const jaegerStorages = ['memory', 'badger'] as const;
 export type JaegerStorage = (typeof jaegerStorages)[number];
@@ -19,6 +20,12 @@ export interface StackSettings {
   collectorMemoryLimitMib: number;
   /** LOADGEN_RATE: scenarios per second that the load generator starts. */
   loadgenRate: number;
+  /**
+   * RUNBOOK_BASE_URL: where the alerts' `runbook_url` points, `<base>#<alert>`. The notifier's
+   * rendering of docs/runbooks.md by default; a repository host's URL of the file for a pager or
+   * chat outside this machine.
+   */
+  runbookBaseUrl: string;
 }
 
 export function collectorProfiles(): string[] {
@@ -47,6 +54,14 @@ function positiveNumber(variable: string, value: string): number {
   throw new StackError(`${variable}=${JSON.stringify(value)} is not valid; expected a number above 0`);
 }
 
+function absoluteUrl(variable: string, value: string): string {
+  const url = URL.parse(value);
+  if (url && (url.protocol === 'http:' || url.protocol === 'https:') && !url.hash) return value;
+  throw new StackError(
+    `${variable}=${JSON.stringify(value)} is not valid; expected an absolute http or https URL without a #fragment`,
+  );
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSettings {
   return {
     collectorProfile: oneOf('COLLECTOR_PROFILE', env.COLLECTOR_PROFILE ?? 'local', collectorProfiles()),
@@ -56,5 +71,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSetting
       env.COLLECTOR_MEMORY_LIMIT_MIB ?? '512',
     ),
     loadgenRate: positiveNumber('LOADGEN_RATE', env.LOADGEN_RATE ?? '5'),
+    runbookBaseUrl: absoluteUrl(
+      'RUNBOOK_BASE_URL',
+      env.RUNBOOK_BASE_URL ?? `http://${LOOPBACK}:${ports.notifier}/runbooks`,
+    ),
   };
 }

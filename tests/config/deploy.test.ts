@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
@@ -295,35 +295,56 @@ describe('docker compose (infra/compose)', () => {
     );
     assert.deepEqual(rendered.map(([name]) => name).sort(), ['alertmanager', 'nats', 'prometheus']);
     for (const [name, service] of rendered) {
-      const [, script = '', template = '', output = '', separator] = service.entrypoint ?? [];
+      const [, script = '', ...rest] = service.entrypoint ?? [];
       assert.equal(hostFile(service, script), join(composeDir, 'render-config.sh'));
-      assert.equal(separator, '--');
-      assert.ok(
-        service.command?.some((arg) => arg.endsWith(output)),
-        `${name} runs with ${output}`,
+      const separator = rest.indexOf('--');
+      assert.ok(separator >= 2 && separator % 2 === 0, `${name}: TEMPLATE OUTPUT pairs, then --`);
+      const pairs = Array.from(
+        { length: separator / 2 },
+        (_, k) => [rest[2 * k] ?? '', rest[2 * k + 1] ?? ''] as const,
       );
+      // The first output is the config the program runs with.
       assert.ok(
-        service.tmpfs?.some((dir) => output.startsWith(`${dir}/`)),
-        `${name}: ${output} on a tmpfs`,
+        service.command?.some((arg) => arg.endsWith(pairs[0]?.[1] ?? '?')),
+        `${name} runs with ${pairs[0]?.[1]}`,
       );
-      const templateFile = hostFile(service, template);
-      const text = await readFile(templateFile, 'utf8');
       const variables = setVariables(service);
-      for (const placeholder of placeholders(text)) {
+      for (const [template, output] of pairs) {
         assert.ok(
-          placeholder in variables,
-          `${repoPath(templateFile)} has \${${placeholder}}; ${name} sets it`,
+          service.tmpfs?.some((dir) => output.startsWith(`${dir}/`)),
+          `${name}: ${output} on a tmpfs`,
         );
+        const templatePath = hostFile(service, template);
+        const isDirectory = (await stat(templatePath)).isDirectory();
+        const templateFiles = isDirectory
+          ? (await readdir(templatePath))
+              .filter((file) => file.endsWith('.yml'))
+              .map((file) => join(templatePath, file))
+          : [templatePath];
+        const target = join(out, `${name}-${basename(templatePath)}`);
+        await promisify(execFile)(
+          'sh',
+          [join(composeDir, 'render-config.sh'), templatePath, target, '--', 'true'],
+          {
+            env: { PATH: process.env.PATH, ...variables },
+          },
+        );
+        for (const templateFile of templateFiles) {
+          const text = await readFile(templateFile, 'utf8');
+          for (const placeholder of placeholders(text)) {
+            assert.ok(
+              placeholder in variables,
+              `${repoPath(templateFile)} has \${${placeholder}}; ${name} sets it`,
+            );
+          }
+          const renderedFile = isDirectory ? join(target, basename(templateFile)) : target;
+          assert.equal(
+            await readFile(renderedFile, 'utf8'),
+            renderTemplate(text, variables, templateFile),
+            `${name}: ${repoPath(templateFile)}`,
+          );
+        }
       }
-      const target = join(out, `${name}-${basename(templateFile)}`);
-      await promisify(execFile)(
-        'sh',
-        [join(composeDir, 'render-config.sh'), templateFile, target, '--', 'true'],
-        {
-          env: { PATH: process.env.PATH, ...variables },
-        },
-      );
-      assert.equal(await readFile(target, 'utf8'), renderTemplate(text, variables, templateFile), name);
     }
   });
 

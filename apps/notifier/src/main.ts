@@ -5,16 +5,23 @@
  * `npm run stack -- status` shows. It needs nothing but telemetry, so that alerts about NATS
  * or the other services still reach people.
  */
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { errorResponse, serviceApp, SettingsReader, validate } from '@tradeobs/platform';
 import { initPlatformTelemetry } from '@tradeobs/platform';
 import { AlertBoard, WebhookPayload, watchdogAlertName } from './alerts.ts';
 import { type Channel, deliver, logChannel, webhookChannel } from './channels.ts';
+import { runbooksPage } from './runbooks.ts';
 
 const settings = new SettingsReader(process.env);
 const port = settings.number('PORT', 8006, { min: 1, max: 65535, integer: true });
 const logFile = settings.string('NOTIFIER_LOG_FILE', 'notifications.jsonl');
 const webhookUrl = settings.string('NOTIFIER_WEBHOOK_URL', '');
+// Served at /runbooks, the default target of the alerts' runbook_url.
+const runbooksFile = settings.string(
+  'NOTIFIER_RUNBOOKS_FILE',
+  fileURLToPath(new URL('../../../docs/runbooks.md', import.meta.url)),
+);
 const host = settings.string('HOST', '127.0.0.1');
 // Four Watchdog notifications missed (Alertmanager re-sends it every 30 s or so).
 const watchdogTimeoutSeconds = settings.number('NOTIFIER_WATCHDOG_TIMEOUT_SECONDS', 120, {
@@ -32,6 +39,15 @@ const app = serviceApp(telemetry, (routes) => {
   routes.get('/health', (c) => c.json({ status: 'ok', service: 'notifier' }));
   routes.get('/ready', (c) => c.json({ status: 'ready', channels: channels.map((channel) => channel.name) }));
   routes.get('/alerts', (c) => c.json({ firing: board.firing(), watchdog: board.watchdog() }));
+  routes.get('/runbooks', async (c) => {
+    const page = await runbooksPage(runbooksFile).catch((error: unknown) => {
+      telemetry.logger.warn('runbooks unreadable', { file: runbooksFile, error });
+      return undefined;
+    });
+    return page === undefined
+      ? errorResponse(c, 404, 'runbooks_missing', `cannot read ${runbooksFile} (NOTIFIER_RUNBOOKS_FILE)`)
+      : c.html(page);
+  });
   routes.post('/alertmanager', validate('json', WebhookPayload), async (c) => {
     const payload = c.req.valid('json');
     board.apply(payload);
