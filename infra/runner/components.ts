@@ -69,6 +69,7 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
     COLLECTOR_MEMORY_LIMIT_MIB: String(settings.collectorMemoryLimitMib),
     COLLECTOR_MEMORY_SPIKE_MIB: String(Math.max(1, Math.floor(settings.collectorMemoryLimitMib / 4))),
     JAEGER_BADGER_DIR: statePaths.data('jaeger'),
+    JAEGER_MAX_TRACES: String(settings.jaegerMaxTraces),
   };
 }
 

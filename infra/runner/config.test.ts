@@ -39,6 +39,7 @@ describe('runner settings', () => {
     assert.deepEqual(readSettings({}), {
       collectorProfile: 'local',
       jaegerStorage: 'memory',
+      jaegerMaxTraces: 25000,
       collectorMemoryLimitMib: 512,
       loadgenRate: 5,
       runbookBaseUrl: 'http://127.0.0.1:8006/runbooks',

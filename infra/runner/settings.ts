@@ -16,6 +16,11 @@ export interface StackSettings {
   collectorProfile: string;
   /** JAEGER_STORAGE: where Jaeger keeps traces. */
   jaegerStorage: JaegerStorage;
+  /**
+   * JAEGER_MAX_TRACES: traces the in-memory store keeps, the oldest evicted first; about 7.7 KB
+   * of resident memory each at the platform's trace sizes (jaeger/config.yaml).
+   */
+  jaegerMaxTraces: number;
   /** COLLECTOR_MEMORY_LIMIT_MIB: the memory_limiter's hard limit; the spike limit is a quarter. */
   collectorMemoryLimitMib: number;
   /** LOADGEN_RATE: scenarios per second that the load generator starts. */
@@ -66,6 +71,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSetting
   return {
     collectorProfile: oneOf('COLLECTOR_PROFILE', env.COLLECTOR_PROFILE ?? 'local', collectorProfiles()),
     jaegerStorage: oneOf('JAEGER_STORAGE', env.JAEGER_STORAGE ?? 'memory', jaegerStorages),
+    jaegerMaxTraces: positiveInteger('JAEGER_MAX_TRACES', env.JAEGER_MAX_TRACES ?? '25000'),
     collectorMemoryLimitMib: positiveInteger(
       'COLLECTOR_MEMORY_LIMIT_MIB',
       env.COLLECTOR_MEMORY_LIMIT_MIB ?? '512',
