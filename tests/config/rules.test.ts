@@ -128,6 +128,13 @@ describe('alert conventions', () => {
       assert.equal(rule.labels?.via, 'collector', `${rule.alert} (${rule.file}): label via`);
   });
 
+  it('no alert compares a counter with its past value unguarded, which a telemetry gap makes fire', () => {
+    // `x unless x offset 5m` sees a series that comes back after a gap as new, with its lifetime
+    // total; the guard that the service reported then (process_uptime_seconds offset) stops that.
+    for (const rule of alerts.filter((alert) => / offset /.test(alert.expr)))
+      assert.match(rule.expr, /process_uptime_seconds offset/, `${rule.alert}: an offset without the guard`);
+  });
+
   it('ServiceDown expects exactly the services the stack runs, the load generator aside', () => {
     const expected = records
       .filter((rule) => rule.record === 'platform:service_expected:info')
