@@ -74,14 +74,15 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
 }
 
 /**
- * Collector config files for a profile: the receiving half, the pieces profiles share, then the
- * profile's exporting half.
+ * Collector config files for a profile: the receiving half, the pieces profiles share, the
+ * profile's exporting half, then the options that change it.
  */
-export function collectorConfigFiles(profile: string): string[] {
+export function collectorConfigFiles(profile: string, options: { tailSampling?: boolean } = {}): string[] {
   return [
     join(repoRoot, 'collector/config/base.yaml'),
     join(repoRoot, 'collector/config/shared.yaml'),
     join(repoRoot, 'collector/config/profiles', `${profile}.yaml`),
+    ...(options.tailSampling ? [join(repoRoot, 'collector/config/options/tail-sampling.yaml')] : []),
   ];
 }
 
@@ -292,7 +293,9 @@ export function defineComponents(settings: StackSettings): Component[] {
       async prepare(binaries, environment) {
         await mkdir(environment.COLLECTOR_STORAGE_DIR as string, { recursive: true });
         await mkdir(environment.COLLECTOR_WAL_DIR as string, { recursive: true });
-        const args = collectorConfigFiles(settings.collectorProfile).flatMap((file) => ['--config', file]);
+        const args = collectorConfigFiles(settings.collectorProfile, {
+          tailSampling: settings.collectorTailSampling,
+        }).flatMap((file) => ['--config', file]);
         // The Go runtime collects harder as the heap nears this, so garbage does not carry the
         // heap past the memory_limiter's hard limit between its checks (the collector
         // documentation's advice: about 80% of the hard limit).

@@ -38,6 +38,7 @@ describe('runner settings', () => {
   it("defaults to the local profile, in-memory Jaeger, 5 load scenarios a second and the notifier's runbooks", () => {
     assert.deepEqual(readSettings({}), {
       collectorProfile: 'local',
+      collectorTailSampling: false,
       jaegerStorage: 'memory',
       jaegerMaxTraces: 25000,
       collectorMemoryLimitMib: 512,
@@ -54,6 +55,14 @@ describe('runner settings', () => {
     assert.throws(
       () => readSettings({ COLLECTOR_PROFILE: 'nope' }),
       new RegExp(`COLLECTOR_PROFILE="nope" is not valid; allowed values: ${collectorProfiles().join(', ')}`),
+    );
+    assert.throws(
+      () => readSettings({ COLLECTOR_TAIL_SAMPLING: 'yes' }),
+      /COLLECTOR_TAIL_SAMPLING="yes" is not valid; allowed values: true, false/,
+    );
+    assert.throws(
+      () => readSettings({ COLLECTOR_PROFILE: 'datadog', COLLECTOR_TAIL_SAMPLING: 'true' }),
+      /COLLECTOR_TAIL_SAMPLING=true is an option of COLLECTOR_PROFILE=local, not of "datadog"/,
     );
     assert.throws(
       () => readSettings({ COLLECTOR_MEMORY_LIMIT_MIB: '-5' }),

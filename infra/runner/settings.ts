@@ -21,6 +21,11 @@ export interface StackSettings {
    * of resident memory each at the platform's trace sizes (jaeger/config.yaml).
    */
   jaegerMaxTraces: number;
+  /**
+   * COLLECTOR_TAIL_SAMPLING: profile "local" with collector/config/options/tail-sampling.yaml, so
+   * Jaeger keeps every error and slow trace and a share of the rest.
+   */
+  collectorTailSampling: boolean;
   /** COLLECTOR_MEMORY_LIMIT_MIB: the memory_limiter's hard limit; the spike limit is a quarter. */
   collectorMemoryLimitMib: number;
   /** LOADGEN_RATE: scenarios per second that the load generator starts. */
@@ -67,9 +72,20 @@ function absoluteUrl(variable: string, value: string): string {
   );
 }
 
+function tailSamplingFor(profile: string, value: string): boolean {
+  const enabled = oneOf('COLLECTOR_TAIL_SAMPLING', value, ['true', 'false']) === 'true';
+  if (enabled && profile !== 'local')
+    throw new StackError(
+      `COLLECTOR_TAIL_SAMPLING=true is an option of COLLECTOR_PROFILE=local, not of ${JSON.stringify(profile)}; the gateway profile samples by itself`,
+    );
+  return enabled;
+}
+
 export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSettings {
+  const collectorProfile = oneOf('COLLECTOR_PROFILE', env.COLLECTOR_PROFILE ?? 'local', collectorProfiles());
   return {
-    collectorProfile: oneOf('COLLECTOR_PROFILE', env.COLLECTOR_PROFILE ?? 'local', collectorProfiles()),
+    collectorProfile,
+    collectorTailSampling: tailSamplingFor(collectorProfile, env.COLLECTOR_TAIL_SAMPLING ?? 'false'),
     jaegerStorage: oneOf('JAEGER_STORAGE', env.JAEGER_STORAGE ?? 'memory', jaegerStorages),
     jaegerMaxTraces: positiveInteger('JAEGER_MAX_TRACES', env.JAEGER_MAX_TRACES ?? '25000'),
     collectorMemoryLimitMib: positiveInteger(

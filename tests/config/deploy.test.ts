@@ -16,7 +16,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Ajv2019 } from 'ajv/dist/2019.js';
-import type { IContainer, IPodSpec, IService } from 'kubernetes-models/v1';
+import type { IContainer, IPodSpec, IService, IVolume } from 'kubernetes-models/v1';
 import type { IDaemonSet, IStatefulSet } from 'kubernetes-models/apps/v1';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
@@ -40,6 +40,11 @@ const pinnedImage = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*:v?\d+\.\d+\.\d+(?:-[a-z0-9.]
 /** `${env:NAME}` without a default: what a collector or Jaeger config requires to be set. */
 function requiredEnvVariables(text: string): string[] {
   return [...text.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((match) => match[1] as string);
+}
+
+/** `${env:NAME:-default}`: what a config reads, with a default when unset. */
+function optionalEnvVariables(text: string): string[] {
+  return [...text.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*):-[^}]*\}/g)].map((match) => match[1] as string);
 }
 
 /** `${NAME}` placeholders, as infra/runner/render.ts and render-config.sh fill them. */
@@ -396,6 +401,7 @@ describe('collector configs for containers', () => {
 
 describe('kubernetes (infra/k8s)', () => {
   interface Kustomization {
+    namespace: string;
     resources: string[];
     configMapGenerator: { name: string; files?: string[]; envs?: string[] }[];
   }
@@ -502,6 +508,103 @@ describe('kubernetes (infra/k8s)', () => {
     });
   }
 
+  /** A Secret as a `kubectl create secret` command of the README creates it. */
+  interface ReadmeSecret {
+    namespace: string | undefined;
+    type: string;
+    keys: Set<string>;
+  }
+
+  /**
+   * What README.md tells to create, from its code blocks: Secrets by their `kubectl create secret`
+   * commands (`tls`, or `generic` with `--from-file`/`--from-literal` keys and `--type`), the
+   * certificate SANs of its openssl extension file (`DNS.n = host`), and its cert-manager
+   * Certificates.
+   */
+  async function readmeInstructions() {
+    const text = await readFile(join(k8sDir, 'README.md'), 'utf8');
+    const blocks = [...text.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].map(([, language, body]) => ({
+      language: language as string,
+      body: body as string,
+    }));
+    const secrets = new Map<string, ReadmeSecret>();
+    const opensslSans = new Set<string>();
+    const certificates: { secretName: string; dnsNames: string[] }[] = [];
+    for (const { language, body } of blocks) {
+      if (language === 'sh') {
+        for (const line of body.replace(/\\\n\s*/g, ' ').split('\n')) {
+          for (const [, host] of line.matchAll(/\bDNS(?:\.\d+)?\s*[=:]\s*([a-z0-9.-]+)/g)) {
+            opensslSans.add(host as string);
+          }
+          const words = line.trim().split(/\s+/);
+          const create = words.findIndex((word, index) => word === 'create' && words[index + 1] === 'secret');
+          if (words[0] !== 'kubectl' || create < 0) continue;
+          const [kind = '', name = '', ...options] = words.slice(create + 2);
+          const option = (flag: string) =>
+            words.flatMap((word, index) =>
+              word.startsWith(`${flag}=`)
+                ? [word.slice(flag.length + 1)]
+                : word === flag
+                  ? [words[index + 1] ?? '']
+                  : [],
+            );
+          const namespace = [...option('-n'), ...option('--namespace')][0];
+          const keys = new Set(
+            kind === 'tls'
+              ? ['tls.crt', 'tls.key']
+              : options
+                  .filter((word) => /^--from-(file|literal)=/.test(word))
+                  .map((word) => {
+                    const [, source = '', value = ''] = /^--from-(file|literal)=(.*)$/.exec(word) ?? [];
+                    const key = value.includes('=') ? value.slice(0, value.indexOf('=')) : value;
+                    return source === 'file' ? basename(key) : key;
+                  }),
+          );
+          const type = option('--type')[0] ?? (kind === 'tls' ? 'kubernetes.io/tls' : 'Opaque');
+          const earlier = secrets.get(name);
+          if (earlier) {
+            assert.deepEqual(
+              [...keys].sort(),
+              [...earlier.keys].sort(),
+              `README: every command for ${name}, the same keys`,
+            );
+          }
+          secrets.set(name, { namespace, type, keys });
+        }
+      }
+      if (language === 'yaml') {
+        for (const document of parseAllDocuments(body)) {
+          const object = document.toJS() as {
+            kind?: string;
+            spec?: { secretName?: string; dnsNames?: string[] };
+          } | null;
+          if (object?.kind === 'Certificate' && object.spec?.secretName) {
+            certificates.push({ secretName: object.spec.secretName, dnsNames: object.spec.dnsNames ?? [] });
+          }
+        }
+      }
+    }
+    return { secrets, opensslSans, certificates };
+  }
+
+  /**
+   * The Secret key behind a file path of a container: the volume mount that holds it, its Secret
+   * volume and the key (through the volume's `items`, if it has any).
+   */
+  function secretFile(workload: Workload, container: IContainer, path: string) {
+    const [mount] = (container.volumeMounts ?? [])
+      .filter((candidate) => path.startsWith(`${candidate.mountPath}/`))
+      .sort((a, b) => b.mountPath.length - a.mountPath.length);
+    assert.ok(mount, `${workload.name}: ${path} is inside a volume mount`);
+    const volume = workload.pod.volumes?.find((candidate) => candidate.name === mount.name) as IVolume;
+    assert.ok(volume.secret?.secretName, `${workload.name}: ${path} is in a Secret volume`);
+    const relativePath = path.slice(mount.mountPath.length + 1);
+    const items = volume.secret.items;
+    const key = items ? items.find((item) => item.path === relativePath)?.key : relativePath;
+    assert.ok(key, `${workload.name}: ${path} is an item of Secret volume ${volume.name}`);
+    return { mount, volume, secretName: volume.secret.secretName, key };
+  }
+
   /**
    * Unknown fields. The schemas leave objects open, as the API's OpenAPI document does, so a
    * misspelt field would pass them; TypeScript's excess-property check against the same models'
@@ -602,10 +705,23 @@ describe('kubernetes (infra/k8s)', () => {
     for (const workload of workloads) {
       for (const container of workload.pod.containers) {
         const variables = containerVariables(container, configMaps);
+        const read = new Set(['GOMEMLIMIT']); // read by the Go runtime
         for (const file of containerConfigFiles(workload, container, configMaps)) {
-          for (const name of requiredEnvVariables(await readFile(file, 'utf8'))) {
+          const text = await readFile(file, 'utf8');
+          for (const name of requiredEnvVariables(text)) {
             assert.ok(name in variables, `${workload.name}: ${repoPath(file)} reads ${name}`);
+            const variable = container.env?.find((candidate) => candidate.name === name);
+            assert.ok(
+              variables[name] || variable?.valueFrom,
+              `${workload.name}: ${name} has a value, or one from elsewhere`,
+            );
+            read.add(name);
           }
+          for (const name of optionalEnvVariables(text)) read.add(name);
+        }
+        for (const variable of container.env ?? []) {
+          // A misspelt optional variable would leave its default in force without a word.
+          assert.ok(read.has(variable.name), `${workload.name}: ${variable.name} is read by its config`);
         }
         for (const [name, value] of Object.entries(variables)) {
           if (name in portValues) assert.equal(value, portValues[name], `${workload.name}: ${name}`);
@@ -667,6 +783,7 @@ describe('kubernetes (infra/k8s)', () => {
 
   it('shards from the agents to every gateway by its stable name, behind Services that select it', async () => {
     const { manifests, workloads, configMaps } = await load();
+    const { namespace } = parse(await readFile(join(k8sDir, 'kustomization.yaml'), 'utf8')) as Kustomization;
     const gateway = workloads.find(({ object }) => object.kind === 'StatefulSet');
     const agent = workloads.find(({ object }) => object.kind === 'DaemonSet');
     assert.ok(gateway && agent, 'a gateway StatefulSet and an agent DaemonSet');
@@ -674,7 +791,9 @@ describe('kubernetes (infra/k8s)', () => {
     assert.ok(spec);
     const expected = Array.from(
       { length: spec.replicas ?? 1 },
-      (_, index) => `${gateway.name}-${index}.${spec.serviceName}:${ports.collectorOtlpGrpc}`,
+      // In full, with the namespace: the name TLS checks against the certificate's SANs.
+      (_, index) =>
+        `${gateway.name}-${index}.${spec.serviceName}.${namespace}.svc:${ports.collectorOtlpGrpc}`,
     );
     const variables = containerVariables(agent.pod.containers[0] as IContainer, configMaps);
     const endpoints = Object.keys(variables)
@@ -702,6 +821,109 @@ describe('kubernetes (infra/k8s)', () => {
           `Service ${service.metadata?.name}: ${port.targetPort}`,
         );
       }
+    }
+  });
+  it('takes every GATEWAY_*_FILE from a Secret mounted read-only, created as README.md says', async () => {
+    const { workloads, configMaps } = await load();
+    const { namespace } = parse(await readFile(join(k8sDir, 'kustomization.yaml'), 'utf8')) as Kustomization;
+    const { secrets, certificates } = await readmeInstructions();
+    const fileVariables = new Map<string, string[]>();
+    for (const workload of workloads) {
+      for (const container of workload.pod.containers) {
+        const variables = containerVariables(container, configMaps);
+        const files = containerConfigFiles(workload, container, configMaps);
+        const names = new Set<string>();
+        for (const file of files) {
+          for (const name of requiredEnvVariables(await readFile(file, 'utf8'))) {
+            if (/^GATEWAY_\w+_FILE$/.test(name)) names.add(name);
+          }
+        }
+        fileVariables.set(basename(files.at(-1) ?? '', '.yaml'), [...names].sort());
+        for (const name of names) {
+          const where = `${workload.name}: ${name}`;
+          const path = variables[name];
+          assert.ok(path?.startsWith('/'), `${where} is an absolute path`);
+          const { mount, volume, secretName, key } = secretFile(workload, container, path);
+          assert.equal(mount.readOnly, true, `${where}: mounted read-only`);
+          // A subPath mount never sees a Secret's update: a rotated token would not arrive.
+          assert.equal(mount.subPath, undefined, `${where}: the whole volume is mounted`);
+          const mode = volume.secret?.defaultMode ?? 0o644;
+          assert.equal(mode & 0o007, 0, `${where}: Secret ${secretName} not readable by others`);
+          assert.ok(
+            workload.pod.securityContext?.fsGroup !== undefined,
+            `${where}: read through the fsGroup`,
+          );
+          const created = secrets.get(secretName);
+          assert.ok(created, `${where}: README.md creates Secret ${secretName} (kubectl create secret)`);
+          assert.equal(created.namespace, namespace, `${where}: Secret ${secretName} in the namespace`);
+          assert.ok(created.keys.has(key), `${where}: README.md creates ${secretName} with key ${key}`);
+          for (const item of volume.secret?.items ?? []) {
+            assert.ok(created.keys.has(item.key), `${where}: ${secretName} has key ${item.key}`);
+          }
+          if (name.startsWith('GATEWAY_TLS_')) {
+            assert.equal(created.type, 'kubernetes.io/tls', `${where}: from a TLS Secret`);
+            assert.deepEqual(
+              [...created.keys].sort(),
+              ['ca.crt', 'tls.crt', 'tls.key'],
+              `${where}: ${secretName} has the keys cert-manager writes`,
+            );
+            assert.ok(
+              certificates.some((certificate) => certificate.secretName === secretName),
+              `${where}: README.md's cert-manager Certificate issues ${secretName}`,
+            );
+          }
+        }
+        for (const mount of container.volumeMounts ?? []) {
+          const volume = workload.pod.volumes?.find((candidate) => candidate.name === mount.name);
+          if (volume?.secret || volume?.configMap) {
+            assert.equal(mount.readOnly, true, `${workload.name}: volume ${mount.name} mounted read-only`);
+          }
+        }
+      }
+    }
+    // Not vacuous: the profiles read these, and so every one of them was checked above.
+    assert.deepEqual(Object.fromEntries(fileVariables), {
+      gateway: ['GATEWAY_TLS_CERT_FILE', 'GATEWAY_TLS_KEY_FILE', 'GATEWAY_TOKEN_FILE'],
+      'gateway-agent': ['GATEWAY_CA_FILE', 'GATEWAY_TOKEN_FILE'],
+    });
+  });
+
+  it('mounts the gateways’ private key into no agent', async () => {
+    const { workloads } = await load();
+    const { secrets } = await readmeInstructions();
+    for (const { name, object, pod } of workloads) {
+      if (object.kind !== 'DaemonSet') continue;
+      for (const volume of pod.volumes ?? []) {
+        const secretName = volume.secret?.secretName;
+        if (secretName === undefined) continue;
+        assert.ok(secrets.has(secretName), `${name}: README.md creates Secret ${secretName}`);
+        assert.ok(
+          !secrets.get(secretName)?.keys.has('tls.key'),
+          `${name}: ${secretName} holds no private key`,
+        );
+      }
+    }
+  });
+
+  it('names in the gateway certificate’s SANs, in README.md, every host the agents dial', async () => {
+    const { workloads, configMaps } = await load();
+    const { opensslSans, certificates } = await readmeInstructions();
+    const agent = workloads.find(({ object }) => object.kind === 'DaemonSet');
+    const gateway = workloads.find(({ object }) => object.kind === 'StatefulSet');
+    assert.ok(agent && gateway);
+    const variables = containerVariables(agent.pod.containers[0] as IContainer, configMaps);
+    const hosts = Object.keys(variables)
+      .filter((name) => /^GATEWAY_\d+_ENDPOINT$/.test(name))
+      .map((name) => (variables[name] ?? '').replace(/:\d+$/, ''));
+    assert.ok(hosts.length > 0);
+    const gatewayContainer = gateway.pod.containers[0] as IContainer;
+    const certPath = containerVariables(gatewayContainer, configMaps).GATEWAY_TLS_CERT_FILE ?? '';
+    const { secretName } = secretFile(gateway, gatewayContainer, certPath);
+    const certificate = certificates.find((candidate) => candidate.secretName === secretName);
+    assert.ok(certificate, `README.md: a Certificate for ${secretName}`);
+    for (const host of hosts) {
+      assert.ok(opensslSans.has(host), `README.md: the openssl certificate's SANs have ${host}`);
+      assert.ok(certificate.dnsNames.includes(host), `README.md: the Certificate's dnsNames have ${host}`);
     }
   });
 });

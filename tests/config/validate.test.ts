@@ -33,6 +33,10 @@ const placeholderCredentials = {
   GATEWAY_0_ENDPOINT: '127.0.0.1:24317',
   GATEWAY_1_ENDPOINT: '127.0.0.1:34317',
   GATEWAY_NAME: 'gateway-0',
+  GATEWAY_TLS_CERT_FILE: '/run/secrets/gateway-tls/tls.crt',
+  GATEWAY_TLS_KEY_FILE: '/run/secrets/gateway-tls/tls.key',
+  GATEWAY_CA_FILE: '/run/secrets/gateway-tls/ca.crt',
+  GATEWAY_TOKEN_FILE: '/run/secrets/gateway-token/token',
 };
 
 let binaries: Binaries;
@@ -51,6 +55,11 @@ describe('collector configs', () => {
       await run(`validating collector profile ${profile}`, binaries.otelcol, ['validate', ...args], { env });
     });
   }
+
+  it('otelcol validate accepts profile local with the tail-sampling option', async () => {
+    const args = collectorConfigFiles('local', { tailSampling: true }).flatMap((file) => ['--config', file]);
+    await run('validating local with tail sampling', binaries.otelcol, ['validate', ...args], { env });
+  });
 });
 
 describe('jaeger configs', () => {

@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -40,6 +40,7 @@ import { fetchTrace, type OtlpTraceData } from '../../infra/runner/trace.ts';
 import { eventually } from '../support/poll.ts';
 import { startProcess, stopProcesses } from '../support/processes.ts';
 import { query, scrapedValue } from '../support/prometheus.ts';
+import { type Certificates, makeCertificates } from '../support/certificates.ts';
 import { useTemporaryStackState } from '../support/stack.ts';
 
 const exec = promisify(execFile);
@@ -51,74 +52,6 @@ const catalog = {
 };
 /** Short waits: a positive case is delivered within seconds, a negative one fails at once. */
 const arrival = { timeoutMs: 30_000, intervalMs: 500 };
-
-interface Certificates {
-  ca: string;
-  serverCert: string;
-  serverKey: string;
-  clientCert: string;
-  clientKey: string;
-}
-
-/**
- * A CA and two leaf certificates signed by it, P-256 keys, valid for a day. Our own openssl
- * configuration, so that the extensions do not depend on the system's openssl.cnf: Go's TLS
- * wants a CA marked as one, and the leaves carry the extended key usage of their side.
- */
-async function makeCertificates(dir: string): Promise<Certificates> {
-  const config = join(dir, 'openssl.cnf');
-  await writeFile(
-    config,
-    [
-      '[req]',
-      'distinguished_name = dn',
-      'prompt = no',
-      '[dn]',
-      '[ca]',
-      'basicConstraints = critical,CA:TRUE',
-      'keyUsage = critical,keyCertSign,cRLSign',
-      'subjectKeyIdentifier = hash',
-      '[server]',
-      'basicConstraints = critical,CA:FALSE',
-      'keyUsage = critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage = serverAuth',
-      `subjectAltName = IP:${LOOPBACK}`,
-      '[client]',
-      'basicConstraints = critical,CA:FALSE',
-      'keyUsage = critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage = clientAuth',
-      '',
-    ].join('\n'),
-  );
-  const file = (name: string) => join(dir, name);
-  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const openssl = (args: string[]) => exec('openssl', args, { cwd: dir });
-  await openssl([
-    ...['req', '-x509', '-config', config, '-extensions', 'ca', ...newKey],
-    ...['-keyout', file('ca-key.pem'), '-out', file('ca.pem'), '-days', '1'],
-    ...['-subj', '/CN=telemetry-tls-test CA'],
-  ]);
-  const leaf = async (name: 'server' | 'client', subject: string) => {
-    await openssl([
-      ...['req', '-new', '-config', config, ...newKey],
-      ...['-keyout', file(`${name}-key.pem`), '-out', file(`${name}.csr`), '-subj', subject],
-    ]);
-    await openssl([
-      ...['x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca-key.pem')],
-      ...['-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '1'],
-      ...['-extfile', config, '-extensions', name, '-out', file(`${name}.pem`)],
-    ]);
-  };
-  await leaf('server', `/CN=${LOOPBACK}`);
-  await leaf('client', '/CN=telemetry-tls-test client');
-  return {
-    ca: file('ca.pem'),
-    serverCert: file('server.pem'),
-    serverKey: file('server-key.pem'),
-    clientCert: file('client.pem'),
-    clientKey: file('client-key.pem'),
-  };
-}
 
 /** Distinct loopback ports that were free a moment ago (all held open together, then released). */
 async function freePorts(count: number): Promise<number[]> {

@@ -96,12 +96,16 @@ export function collectorPorts(base: number): CollectorPorts {
   return { grpc: base + 317, http: base + 318, health: base + 133, metrics: base + 888 };
 }
 
-/** Another instance of our collector with a profile and its own ports and data. */
+/**
+ * Another instance of our collector with a profile and its own ports and data; `overlays` are
+ * config files merged after the profile's.
+ */
 export async function startCollector(
   name: string,
   profile: string,
   ports: CollectorPorts,
   env: Record<string, string> = {},
+  overlays: string[] = [],
 ): Promise<TestProcess> {
   const { otelcol } = await ensureInstalled();
   const data = statePaths.data(name);
@@ -110,7 +114,7 @@ export async function startCollector(
   return startProcess({
     name,
     command: otelcol,
-    args: collectorConfigFiles(profile).flatMap((file) => ['--config', file]),
+    args: [...collectorConfigFiles(profile), ...overlays].flatMap((file) => ['--config', file]),
     env: {
       ...stackEnvironment(readSettings()),
       COLLECTOR_OTLP_GRPC_PORT: String(ports.grpc),

@@ -49,3 +49,20 @@ export async function scrapedValue(url: string, name: string, having = ''): Prom
   }
   return sum;
 }
+
+export interface RangeSeries {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+/** The raw samples of a range selector (`metric{…}[10m]`), as stored: no evaluation steps. */
+export async function queryRange(selector: string): Promise<RangeSeries[]> {
+  const response = await fetch(`${api}/query?${new URLSearchParams({ query: selector }).toString()}`);
+  const body = (await response.json()) as {
+    status: string;
+    error?: string;
+    data?: { result: RangeSeries[] };
+  };
+  if (body.status !== 'success') throw new Error(`PromQL ${selector}: ${body.error ?? response.statusText}`);
+  return body.data?.result ?? [];
+}
