@@ -155,6 +155,67 @@ export function telemetryPipeline(): DashboardModel {
         ],
       },
       {
+        // The gateway tier samples (collector/config/profiles/gateway.yaml), and so does the local
+        // collector with COLLECTOR_TAIL_SAMPLING=true; elsewhere these read 0.
+        title: 'Tail sampling',
+        panels: [
+          timeseries({
+            title: 'Sampling decisions',
+            description:
+              'Traces decided per second, kept and dropped, and which policy kept them (errors, slow, share). Span metrics count every span before this.',
+            unit: 'cps',
+            queries: [
+              {
+                expr: orZero(
+                  sumRate('otelcol_processor_tail_sampling_global_count_traces_sampled', collector, [
+                    'sampled',
+                  ]),
+                  sumRate('otelcol_receiver_accepted_spans', collector),
+                  ['sampled'],
+                ),
+                legend: 'kept={{sampled}}',
+              },
+              {
+                expr: orZero(
+                  sumRate(
+                    'otelcol_processor_tail_sampling_count_traces_sampled',
+                    '{job="otel-collector", sampled="true"}',
+                    ['policy'],
+                  ),
+                  sumRate('otelcol_receiver_accepted_spans', collector),
+                  ['policy'],
+                ),
+                legend: 'kept by {{policy}}',
+              },
+            ],
+            width: 12,
+          }),
+          timeseries({
+            title: 'Traces awaiting a decision',
+            description:
+              'Traces held in memory for their decision wait (bounded by num_traces; when full, the receiver waits), and traces dropped before their decision.',
+            unit: 'short',
+            queries: [
+              {
+                expr: orZero(
+                  `sum(otelcol_processor_tail_sampling_sampling_traces_on_memory${collector})`,
+                  sumRate('otelcol_receiver_accepted_spans', collector),
+                ),
+                legend: 'held',
+              },
+              {
+                expr: orZero(
+                  sumRate('otelcol_processor_tail_sampling_sampling_trace_dropped_too_early', collector),
+                  sumRate('otelcol_receiver_accepted_spans', collector),
+                ),
+                legend: 'dropped undecided /s',
+              },
+            ],
+            width: 12,
+          }),
+        ],
+      },
+      {
         title: 'Prometheus remote write',
         panels: [
           timeseries({

@@ -841,8 +841,8 @@ describe('kubernetes (infra/k8s)', () => {
         fileVariables.set(basename(files.at(-1) ?? '', '.yaml'), [...names].sort());
         for (const name of names) {
           const where = `${workload.name}: ${name}`;
-          const path = variables[name];
-          assert.ok(path?.startsWith('/'), `${where} is an absolute path`);
+          const path = variables[name] ?? '';
+          assert.ok(path.startsWith('/'), `${where} is an absolute path`);
           const { mount, volume, secretName, key } = secretFile(workload, container, path);
           assert.equal(mount.readOnly, true, `${where}: mounted read-only`);
           // A subPath mount never sees a Secret's update: a rotated token would not arrive.

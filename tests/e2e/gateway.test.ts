@@ -329,11 +329,21 @@ describe('gateway tier on real processes', { timeout: 15 * 60_000 }, () => {
       );
     }
 
-    const decisions = await scrapedValue(
-      `http://${LOOPBACK}:${gatewayPorts[0].metrics}/metrics`,
+    // What the Telemetry Pipeline dashboard's tail-sampling row reads.
+    const metricsUrl = `http://${LOOPBACK}:${gatewayPorts[0].metrics}/metrics`;
+    const decided = await scrapedValue(
+      metricsUrl,
       'otelcol_processor_tail_sampling_global_count_traces_sampled',
     );
-    assert.ok(decisions > 0, 'the sampler reports its decisions');
+    assert.ok(decided > 0, 'the sampler reports its decisions');
+    const keptBy = await scrapedValue(
+      metricsUrl,
+      'otelcol_processor_tail_sampling_count_traces_sampled',
+      'sampled="true"',
+    );
+    assert.ok(keptBy > 0, 'and which policy kept each trace');
+    const exposition = await (await fetch(metricsUrl)).text();
+    assert.match(exposition, /^otelcol_processor_tail_sampling_sampling_traces_on_memory\b/m);
   });
 
   it('sends late spans where their trace went: into a kept trace, not into a dropped one', async () => {
@@ -392,6 +402,8 @@ describe('gateway tier on real processes', { timeout: 15 * 60_000 }, () => {
     const metricsUrl = `http://${LOOPBACK}:${gatewayPorts[0].metrics}/metrics`;
     assert.equal(await postToGateway(), 401, 'OTLP/HTTP without a token');
     assert.equal(await postToGateway('Bearer not-the-token'), 401, 'OTLP/HTTP with a wrong token');
+    // The token file ends in a newline; an empty line must not become an empty token.
+    assert.equal(await postToGateway('Bearer '), 401, 'OTLP/HTTP with an empty token');
     assert.equal(
       await exportWithoutToken(`https://${LOOPBACK}:${gatewayPorts[0].grpc}`, true),
       ExportResultCode.FAILED,
@@ -406,7 +418,7 @@ describe('gateway tier on real processes', { timeout: 15 * 60_000 }, () => {
     // client that does not speak TLS fails the handshake before any request and is not counted.
     assert.equal(
       await scrapedValue(metricsUrl, 'http_server_request_duration_count', 'http_response_status_code="401"'),
-      2,
+      3,
       'OTLP/HTTP refusals counted',
     );
     assert.equal(
