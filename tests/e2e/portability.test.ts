@@ -215,11 +215,11 @@ describe('portability on real processes', { timeout: 10 * 60_000 }, () => {
 
       // A wrong secret: AWS refuses every request, and the operator sees it where they look.
       await switchCollector('aws', profileEnv(randomBytes(30).toString('base64')));
-      await eventually('refused signatures for metrics and traces', async () => {
+      await eventually('refused signatures for metrics and traces', () => {
         const refused = new Set(
           aws.refusals.filter((r) => r.errorType === 'InvalidSignatureException').map((r) => r.service),
         );
-        return refused.has('aps') && refused.has('xray') ? true : undefined;
+        return Promise.resolve(refused.has('aps') && refused.has('xray') ? true : undefined);
       });
       const collectorMetrics = `http://${LOOPBACK}:${ports.collectorMetrics}/metrics`;
       await eventually('failed sends counted by the collector', async () =>
@@ -281,18 +281,22 @@ describe('portability on real processes', { timeout: 10 * 60_000 }, () => {
         { DD_API_KEY: apiKey, DD_OTLP_URL: intake.url },
         [compare],
       );
-      await eventually('metrics, traces and logs at the intake', async () =>
-        intake.requests.metrics > 3 && intake.requests.traces > 0 && intake.requests.logs > 0
-          ? true
-          : undefined,
+      await eventually('metrics, traces and logs at the intake', () =>
+        Promise.resolve(
+          intake.requests.metrics > 3 && intake.requests.traces > 0 && intake.requests.logs > 0
+            ? true
+            : undefined,
+        ),
       );
       // A restart loses cumulativetodelta's state: the first point of each series after it is
       // dropped (it cannot know what came before), never counted twice.
       await datadog.stop();
       await datadog.start();
       const restartedAt = BigInt(Date.now()) * 1_000_000n;
-      await eventually('points after the restart', async () =>
-        intake.points.some((p) => p.timeUnixNano > restartedAt + 10_000_000_000n) ? true : undefined,
+      await eventually('points after the restart', () =>
+        Promise.resolve(
+          intake.points.some((p) => p.timeUnixNano > restartedAt + 10_000_000_000n) ? true : undefined,
+        ),
       );
       await datadog.stop();
     } finally {
