@@ -235,19 +235,23 @@ export async function startDatadogIntake(options: { apiKey: string; port?: numbe
               'the intake takes only delta',
           );
         };
+        // Which series and interval a point is, whatever its kind.
+        const where = (point: NumberDataPoint | HistogramDataPoint) => ({
+          metric: name,
+          service,
+          instance,
+          attributes: stringifyAttributes(point.attributes),
+          startTimeUnixNano: BigInt(point.startTimeUnixNano ?? 0),
+          timeUnixNano: BigInt(point.timeUnixNano ?? 0),
+        });
         if (metric.sum?.isMonotonic) {
           const temporality = temporalityOf(metric.sum.aggregationTemporality);
           notDelta('monotonic sum', metric.sum.aggregationTemporality);
           for (const point of metric.sum.dataPoints) {
             points.push({
-              metric: name,
+              ...where(point),
               kind: 'sum',
               temporality,
-              service,
-              instance,
-              attributes: stringifyAttributes(point.attributes),
-              startTimeUnixNano: BigInt(point.startTimeUnixNano ?? 0),
-              timeUnixNano: BigInt(point.timeUnixNano ?? 0),
               value: point.asDouble ?? Number(point.asInt ?? 0),
             });
           }
@@ -256,14 +260,9 @@ export async function startDatadogIntake(options: { apiKey: string; port?: numbe
           notDelta('histogram', metric.histogram.aggregationTemporality);
           for (const point of metric.histogram.dataPoints) {
             points.push({
-              metric: name,
+              ...where(point),
               kind: 'histogram',
               temporality,
-              service,
-              instance,
-              attributes: stringifyAttributes(point.attributes),
-              startTimeUnixNano: BigInt(point.startTimeUnixNano ?? 0),
-              timeUnixNano: BigInt(point.timeUnixNano ?? 0),
               value: Number(point.count ?? 0),
               ...(point.sum === undefined ? {} : { sum: point.sum }),
             });
