@@ -15,6 +15,7 @@ import { type AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { LOOPBACK } from '../../infra/runner/ports.ts';
+import { readBody } from './request-body.ts';
 
 export type AwsService = 'aps' | 'xray' | 'logs';
 
@@ -59,8 +60,6 @@ interface Problem {
   detail?: string;
 }
 
-// Far above a collector batch; only there so a runaway body cannot exhaust memory.
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
 // AWS's clock-skew allowance for signed requests.
 const MAX_SKEW_MS = 5 * 60 * 1000;
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -427,28 +426,5 @@ function forward(
     });
     outgoing.once('error', reject);
     outgoing.end(body);
-  });
-}
-
-/** The whole body, or undefined once it passes MAX_BODY_BYTES. */
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        // Stop buffering but leave the socket alone, so the 413 can still be written on it.
-        req.off('data', onData);
-        req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
   });
 }

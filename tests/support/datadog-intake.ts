@@ -17,6 +17,7 @@ import { type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import protobuf from 'protobufjs';
+import { MAX_BODY_BYTES, readBody } from './request-body.ts';
 
 export interface DatadogIntake {
   /** http://127.0.0.1:<port>, the base the profile's endpoints append /v1/... to (DD_OTLP_URL). */
@@ -186,8 +187,6 @@ const requestTypes: Record<Signal, protobuf.Type> = {
 };
 const toObjectOptions: protobuf.IConversionOptions = { longs: String, bytes: String, arrays: true };
 
-// Far above what a collector batch sends; only there so a runaway body cannot exhaust memory.
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const UNIFIED_SERVICE_TAGS = ['service.name', 'deployment.environment.name', 'service.version'];
 const TEMPORALITY = { 1: 'delta', 2: 'cumulative' } as const;
 const gunzipAsync = promisify(gunzip);
@@ -368,29 +367,6 @@ function signalOf(req: IncomingMessage): Signal | undefined {
   if (path === '/v1/traces') return 'traces';
   if (path === '/v1/logs') return 'logs';
   return undefined;
-}
-
-/** The whole body, or undefined once it passes MAX_BODY_BYTES. */
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        // Stop buffering but leave the socket alone, so the 413 can still be written on it.
-        req.off('data', onData);
-        req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
 }
 
 function answer(res: ServerResponse, status: number, contentType: string, body: string, close = false): void {
