@@ -24,7 +24,7 @@ export async function rssMegabytes(pid: number): Promise<number> {
 export async function pidsOf(names?: readonly ComponentName[]): Promise<Record<string, number>> {
   return Object.fromEntries(
     (await stackStatus())
-      .filter((s) => s.pid !== undefined && (names?.includes(s.name) ?? true))
+      .filter((s) => s.pid !== undefined && (names?.includes(s.group) ?? true))
       .map((s) => [s.name, s.pid as number]),
   );
 }

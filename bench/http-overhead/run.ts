@@ -186,10 +186,10 @@ async function measure(variant: Variant): Promise<Sample> {
 const needsPipeline = selected.some((v) => !standalone.includes(v));
 const wasRunning =
   !needsPipeline ||
-  (await stackStatus()).filter((s) => infrastructure.includes(s.name)).every((s) => s.healthy);
+  (await stackStatus()).filter((s) => infrastructure.includes(s.group)).every((s) => s.healthy);
 if (
   needsPipeline &&
-  (await stackStatus()).some((s) => !infrastructure.includes(s.name) && s.pid !== undefined)
+  (await stackStatus()).some((s) => !infrastructure.includes(s.group) && s.pid !== undefined)
 ) {
   process.stderr.write(
     'The platform services are running and would disturb the measurement: npm run stack -- stop\n',

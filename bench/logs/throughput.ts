@@ -265,7 +265,7 @@ const generatorSteps: Step[] = [];
 const loadSteps: Step[] = [];
 try {
   await startStack(undefined, pipeline);
-  if (!(await stackStatus()).filter((s) => pipeline.includes(s.name)).every((s) => s.healthy))
+  if (!(await stackStatus()).filter((s) => pipeline.includes(s.group)).every((s) => s.healthy))
     throw new Error('the pipeline is not healthy');
   for (const [i, rate] of rates.entries()) {
     const service = `bench-telemetrygen-${i}`;

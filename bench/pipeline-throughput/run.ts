@@ -270,7 +270,7 @@ function knee(steps: Step[], unit: string): string {
   );
 }
 
-if ((await stackStatus()).some((s) => !pipeline.includes(s.name) && s.pid !== undefined)) {
+if ((await stackStatus()).some((s) => !pipeline.includes(s.group) && s.pid !== undefined)) {
   process.stderr.write(
     'Other components are running and would disturb the measurement: npm run stack -- stop\n',
   );

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ComponentName, defineComponents } from './components.ts';
+import { defineComponents } from './components.ts';
 import { ensureInstalled } from './install.ts';
 import { StackError } from './log.ts';
 import { repoRoot, stateDir } from './paths.ts';
@@ -23,7 +23,7 @@ import { type ComponentStatus, logFile, stackStatus, startStack, stopStack } fro
 import { countLogsBySpan, fetchTraceLogs, renderLogRecords } from './logs.ts';
 import { buildSpanTree, fetchTrace, findTraces, renderSpanTree } from './trace.ts';
 
-const componentNames: readonly ComponentName[] = defineComponents(readSettings()).map((c) => c.name);
+const componentNames: readonly string[] = defineComponents(readSettings()).map((c) => c.name);
 
 function printStatus(statuses: ComponentStatus[]): void {
   const width = Math.max(...statuses.map((s) => s.title.length));
@@ -187,7 +187,7 @@ async function logsCommand(
   traceId: string | undefined,
 ): Promise<number> {
   if (traceId !== undefined) return traceLogsCommand(traceId);
-  const name = positionals[0] as ComponentName | undefined;
+  const name = positionals[0];
   if (!name || !componentNames.includes(name)) {
     throw new StackError(
       `usage: npm run stack -- logs <${componentNames.join('|')}> [-f] | logs --trace <trace-id>`,

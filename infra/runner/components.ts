@@ -6,12 +6,14 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Binaries } from './install.ts';
 import { repoRoot, sourceCondition, statePaths } from './paths.ts';
-import { LOOPBACK, type PortName, portEnvironment, ports } from './ports.ts';
+import { instancePort, LOOPBACK, type PortName, portEnvironment, ports } from './ports.ts';
 import { renderDirectory, renderFile } from './render.ts';
 import type { StackSettings } from './settings.ts';
 
+/** A component as the runner's commands name it; extra nodes and instances are `<name>-<n>`. */
 export type ComponentName =
   | 'nats'
+  | 'nats-exporter'
   | 'prometheus'
   | 'alertmanager'
   | 'jaeger'
@@ -32,9 +34,15 @@ export interface Launch {
 }
 
 export interface Component {
-  name: ComponentName;
+  /** The process: `worker` for the first instance, `worker-2` for the second, `nats-3`, … */
+  name: string;
+  /** What it is an instance of; `only` lists of startStack/stopStack name groups or processes. */
+  group: ComponentName;
   title: string;
+  /** Its entries of the port table (the first instance's ports; compose uses the same names). */
   ports: readonly PortName[];
+  /** The ports this very process listens on. */
+  listens: readonly number[];
   /** What to show a person: labelled addresses. */
   links: readonly (readonly [label: string, url: string])[];
   healthUrl: string;
@@ -59,7 +67,15 @@ export function stackEnvironment(settings: StackSettings): Record<string, string
     PROMETHEUS_HOST: LOOPBACK,
     ALERTMANAGER_HOST: LOOPBACK,
     NOTIFIER_HOST: LOOPBACK,
-    NATS_STORE_DIR: statePaths.data('nats'),
+    // Prometheus scrapes every node through the exporter (infra/prometheus/prometheus.yml): a
+    // YAML flow sequence, so that the template stays valid YAML.
+    NATS_SCRAPE_TARGETS: `[${natsNodes(settings)
+      .map((node) => `'${LOOPBACK}:${node.monitorPort}'`)
+      .join(', ')}]`,
+    NATS_EXPORTER_HOST: LOOPBACK,
+    // How many instances of each the rules expect (ServiceInstanceDown, infra/prometheus/rules).
+    WORKER_INSTANCES: String(settings.workerInstances),
+    TRIGGER_DISPATCHER_INSTANCES: String(settings.triggerDispatcherInstances),
     // The rules rendered from infra/prometheus/rules/ (their runbook links need the base URL).
     PROMETHEUS_RULES_DIR: join(statePaths.config(), 'rules'),
     RUNBOOK_BASE_URL: settings.runbookBaseUrl,
@@ -94,7 +110,11 @@ export function jaegerConfigFile(settings: StackSettings): string {
  * Telemetry settings of the platform's services on the local stack. A variable already set in
  * the runner's environment wins, so `OTEL_TRACES_SAMPLER=…  npm start` reaches every service.
  */
-function serviceEnvironment(port: PortName, extra: Record<string, string> = {}): Record<string, string> {
+function serviceEnvironment(
+  settings: StackSettings,
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const defaults: Record<string, string> = {
     OTEL_EXPORTER_OTLP_ENDPOINT: http('collectorOtlpGrpc'),
     OTEL_METRIC_EXPORT_INTERVAL: '10000',
@@ -102,14 +122,21 @@ function serviceEnvironment(port: PortName, extra: Record<string, string> = {}):
     // is in Jaeger within 3 s of its request (docs/benchmarks.md, Freshness).
     OTEL_BSP_SCHEDULE_DELAY: '1000',
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=local',
-    NATS_URL: `nats://${LOOPBACK}:${ports.natsClient}`,
     ...extra,
   };
   const chosen = Object.fromEntries(
     Object.entries(defaults).map(([key, value]) => [key, process.env[key] ?? value]),
   );
-  // The port comes from the table, whatever PORT the runner itself was given.
-  return { ...chosen, PORT: String(ports[port]) };
+  // The port comes from the table, whatever PORT the runner itself was given; the NATS nodes and
+  // the replicas from NATS_CLUSTER, so that a service always finds the cluster the runner runs.
+  return {
+    ...chosen,
+    PORT: String(port),
+    NATS_URL: natsNodes(settings)
+      .map((node) => `nats://${LOOPBACK}:${node.clientPort}`)
+      .join(','),
+    NATS_STREAM_REPLICAS: String(settings.natsCluster),
+  };
 }
 
 /**
@@ -121,56 +148,147 @@ function serviceEnvironment(port: PortName, extra: Record<string, string> = {}):
  */
 const youngGenerationCap = '--max-semi-space-size=16';
 
-/** One of the platform's Node services (apps/<name>/src/main.ts), run by this very Node. */
+type ServiceName = Extract<
+  ComponentName,
+  'api' | 'worker' | 'signal-generator' | 'trigger-dispatcher' | 'loadgen' | 'notifier'
+>;
+
+/** `worker`, `worker-2`, …: the first instance keeps the plain name, as on a one-instance stack. */
+const instanceName = (group: string, index: number) => (index === 0 ? group : `${group}-${index + 1}`);
+
+/**
+ * The instances of one of the platform's Node services (apps/<name>/src/main.ts), run by this
+ * very Node, each on its own port (ports.ts, instancePort) with its own log.
+ */
 function platformService(
-  name: Extract<
-    ComponentName,
-    'api' | 'worker' | 'signal-generator' | 'trigger-dispatcher' | 'loadgen' | 'notifier'
-  >,
+  settings: StackSettings,
+  name: ServiceName,
   title: string,
   port: PortName,
-  extraEnv: Record<string, string> = {},
-): Component {
-  return {
-    name,
-    title,
-    ports: [port],
-    links: [[name === 'loadgen' ? 'stats' : 'http', http(port, name === 'loadgen' ? '/stats' : '')]],
-    healthUrl: http(port, name === 'loadgen' ? '/health' : '/ready'),
+  options: { instances?: number; env?: Record<string, string> } = {},
+): Component[] {
+  const count = options.instances ?? 1;
+  return Array.from({ length: count }, (_, index) => {
+    const listen = instancePort(port, index);
+    const address = `http://${LOOPBACK}:${listen}`;
+    return {
+      name: instanceName(name, index),
+      group: name,
+      title: count > 1 ? `${title} #${index + 1}` : title,
+      ports: [port],
+      listens: [listen],
+      links: [[name === 'loadgen' ? 'stats' : 'http', name === 'loadgen' ? `${address}/stats` : address]],
+      healthUrl: name === 'loadgen' ? `${address}/health` : `${address}/ready`,
+      startTimeoutMs: 30_000,
+      prepare() {
+        return Promise.resolve({
+          command: process.execPath,
+          args: [sourceCondition, youngGenerationCap, join(repoRoot, 'apps', name, 'src/main.ts')],
+          env: serviceEnvironment(settings, listen, options.env),
+        });
+      },
+    } satisfies Component;
+  });
+}
+
+interface NatsNode {
+  name: string;
+  /** server_name: `nats-1`, `nats-2`, …, the exporter's server_id label. */
+  serverName: string;
+  clientPort: number;
+  monitorPort: number;
+  clusterPort: number;
+  storeDir: string;
+}
+
+/**
+ * The NATS nodes NATS_CLUSTER asks for. A cluster keeps its data apart from the single node's
+ * (data/nats-cluster/<node>), so switching NATS_CLUSTER back and forth finds each as it was left.
+ */
+export function natsNodes(settings: StackSettings): NatsNode[] {
+  const clustered = settings.natsCluster > 1;
+  return Array.from({ length: settings.natsCluster }, (_, index) => {
+    const name = instanceName('nats', index);
+    return {
+      name,
+      serverName: `nats-${index + 1}`,
+      clientPort: instancePort('natsClient', index),
+      monitorPort: instancePort('natsMonitor', index),
+      clusterPort: instancePort('natsCluster', index),
+      storeDir: clustered ? join(statePaths.data('nats-cluster'), name) : statePaths.data('nats'),
+    };
+  });
+}
+
+function natsComponents(settings: StackSettings): Component[] {
+  const nodes = natsNodes(settings);
+  const clustered = nodes.length > 1;
+  const routes = nodes.map((node) => `"nats-route://${LOOPBACK}:${node.clusterPort}"`).join(', ');
+  return nodes.map((node, index) => ({
+    name: node.name,
+    group: 'nats',
+    title: clustered ? `NATS (JetStream cluster node ${index + 1}/${nodes.length})` : 'NATS (JetStream)',
+    ports: clustered ? ['natsClient', 'natsMonitor', 'natsCluster'] : ['natsClient', 'natsMonitor'],
+    listens: clustered
+      ? [node.clientPort, node.monitorPort, node.clusterPort]
+      : [node.clientPort, node.monitorPort],
+    links: [
+      ['client', `nats://${LOOPBACK}:${node.clientPort}`],
+      ['monitor', `http://${LOOPBACK}:${node.monitorPort}`],
+    ],
+    // In a cluster, healthy once this node's JetStream has a meta leader and is current.
+    healthUrl: `http://${LOOPBACK}:${node.monitorPort}/healthz`,
     startTimeoutMs: 30_000,
-    prepare() {
-      return Promise.resolve({
-        command: process.execPath,
-        args: [sourceCondition, youngGenerationCap, join(repoRoot, 'apps', name, 'src/main.ts')],
-        env: serviceEnvironment(port, extraEnv),
-      });
+    async prepare(binaries, environment) {
+      await mkdir(node.storeDir, { recursive: true });
+      const values = {
+        ...environment,
+        NATS_SERVER_NAME: node.serverName,
+        NATS_CLIENT_PORT: String(node.clientPort),
+        NATS_MONITOR_PORT: String(node.monitorPort),
+        NATS_CLUSTER_PORT: String(node.clusterPort),
+        NATS_ROUTES: routes,
+        NATS_STORE_DIR: node.storeDir,
+      };
+      const configDir = join(statePaths.config(), node.name);
+      const single = await renderFile(join(repoRoot, 'infra/nats/nats.conf'), values, configDir);
+      const config = clustered
+        ? await renderFile(join(repoRoot, 'infra/nats/cluster.conf'), values, configDir)
+        : single;
+      return { command: binaries.natsServer, args: ['--config', config] };
     },
-  };
+  }));
+}
+
+/** The component of a process that runs once, with the first entry of each port. */
+function single(component: Omit<Component, 'listens' | 'group'> & { name: ComponentName }): Component {
+  return { ...component, group: component.name, listens: component.ports.map((port) => ports[port]) };
 }
 
 export function defineComponents(settings: StackSettings): Component[] {
   return [
-    {
-      name: 'nats',
-      title: 'NATS (JetStream)',
-      ports: ['natsClient', 'natsMonitor'],
-      links: [
-        ['client', `nats://${LOOPBACK}:${ports.natsClient}`],
-        ['monitor', http('natsMonitor')],
-      ],
-      healthUrl: http('natsMonitor', '/healthz'),
+    ...natsComponents(settings),
+    single({
+      name: 'nats-exporter',
+      title: 'NATS exporter (node metrics for Prometheus)',
+      ports: ['natsExporter'],
+      links: [['metrics', http('natsExporter', `/metrics?target=${LOOPBACK}:${ports.natsMonitor}`)]],
+      healthUrl: http('natsExporter', '/health'),
       startTimeoutMs: 30_000,
-      async prepare(binaries, environment) {
-        await mkdir(statePaths.data('nats'), { recursive: true });
-        const config = await renderFile(
-          join(repoRoot, 'infra/nats/nats.conf'),
-          environment,
-          statePaths.config(),
-        );
-        return { command: binaries.natsServer, args: ['--config', config] };
+      prepare() {
+        return Promise.resolve({
+          command: process.execPath,
+          args: [sourceCondition, join(repoRoot, 'apps/nats-exporter/src/main.ts')],
+          env: {
+            PORT: String(ports.natsExporter),
+            NATS_MONITOR_TARGETS: natsNodes(settings)
+              .map((node) => `${LOOPBACK}:${node.monitorPort}`)
+              .join(','),
+          },
+        });
       },
-    },
-    {
+    }),
+    single({
       name: 'prometheus',
       title: 'Prometheus',
       ports: ['prometheus'],
@@ -203,8 +321,8 @@ export function defineComponents(settings: StackSettings): Component[] {
           ],
         };
       },
-    },
-    {
+    }),
+    single({
       name: 'alertmanager',
       title: 'Alertmanager',
       ports: ['alertmanager'],
@@ -230,8 +348,8 @@ export function defineComponents(settings: StackSettings): Component[] {
           ],
         };
       },
-    },
-    {
+    }),
+    single({
       name: 'jaeger',
       title: 'Jaeger v2',
       ports: [
@@ -252,8 +370,8 @@ export function defineComponents(settings: StackSettings): Component[] {
         await mkdir(statePaths.data('jaeger'), { recursive: true });
         return { command: binaries.jaeger, args: ['--config', jaegerConfigFile(settings)] };
       },
-    },
-    {
+    }),
+    single({
       name: 'victorialogs',
       title: 'VictoriaLogs',
       ports: ['victoriaLogs'],
@@ -278,8 +396,8 @@ export function defineComponents(settings: StackSettings): Component[] {
           ],
         };
       },
-    },
-    {
+    }),
+    single({
       name: 'collector',
       title: `OpenTelemetry Collector (profile ${settings.collectorProfile})`,
       ports: ['collectorOtlpGrpc', 'collectorOtlpHttp', 'collectorHealth', 'collectorMetrics'],
@@ -302,17 +420,29 @@ export function defineComponents(settings: StackSettings): Component[] {
         const goMemoryLimit = `${Math.floor(settings.collectorMemoryLimitMib * 0.8)}MiB`;
         return { command: binaries.otelcol, args, env: { GOMEMLIMIT: goMemoryLimit } };
       },
-    },
-    platformService('api', 'api (REST)', 'api'),
-    platformService('worker', 'worker (executions)', 'worker'),
-    platformService('signal-generator', 'signal-generator (market data, signals)', 'signalGenerator'),
-    platformService('trigger-dispatcher', 'trigger-dispatcher (signals to executions)', 'triggerDispatcher'),
-    platformService('notifier', 'notifier (alert webhook receiver)', 'notifier', {
-      NOTIFIER_LOG_FILE: join(statePaths.data('notifier'), 'notifications.jsonl'),
     }),
-    platformService('loadgen', `loadgen (${settings.loadgenRate} scenarios/s)`, 'loadgen', {
-      LOADGEN_RATE: String(settings.loadgenRate),
-      API_URL: http('api'),
+    ...platformService(settings, 'api', 'api (REST)', 'api'),
+    ...platformService(settings, 'worker', 'worker (executions)', 'worker', {
+      instances: settings.workerInstances,
+    }),
+    ...platformService(
+      settings,
+      'signal-generator',
+      'signal-generator (market data, signals)',
+      'signalGenerator',
+    ),
+    ...platformService(
+      settings,
+      'trigger-dispatcher',
+      'trigger-dispatcher (signals to executions)',
+      'triggerDispatcher',
+      { instances: settings.triggerDispatcherInstances },
+    ),
+    ...platformService(settings, 'notifier', 'notifier (alert webhook receiver)', 'notifier', {
+      env: { NOTIFIER_LOG_FILE: join(statePaths.data('notifier'), 'notifications.jsonl') },
+    }),
+    ...platformService(settings, 'loadgen', `loadgen (${settings.loadgenRate} scenarios/s)`, 'loadgen', {
+      env: { LOADGEN_RATE: String(settings.loadgenRate), API_URL: http('api') },
     }),
   ];
 }
@@ -323,7 +453,7 @@ export function defineComponents(settings: StackSettings): Component[] {
  * the load generator last.
  */
 export const waves: readonly (readonly ComponentName[])[] = [
-  ['nats', 'prometheus', 'alertmanager', 'jaeger', 'victorialogs', 'notifier'],
+  ['nats', 'nats-exporter', 'prometheus', 'alertmanager', 'jaeger', 'victorialogs', 'notifier'],
   ['collector'],
   ['api', 'worker', 'signal-generator', 'trigger-dispatcher'],
   ['loadgen'],
@@ -332,6 +462,7 @@ export const waves: readonly (readonly ComponentName[])[] = [
 /** The telemetry backends without the platform's services: what pipeline-only tests start. */
 export const infrastructure: readonly ComponentName[] = [
   'nats',
+  'nats-exporter',
   'prometheus',
   'alertmanager',
   'jaeger',

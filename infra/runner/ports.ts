@@ -6,6 +6,8 @@
 export const ports = {
   natsClient: 4222,
   natsMonitor: 8222,
+  natsCluster: 6222,
+  natsExporter: 7777,
   collectorOtlpGrpc: 4317,
   collectorOtlpHttp: 4318,
   collectorHealth: 13133,
@@ -31,6 +33,17 @@ export const ports = {
 export type PortName = keyof typeof ports;
 
 export const LOOPBACK = '127.0.0.1';
+
+/**
+ * The port of the `index`-th (0-based) node or instance of a component whose first one has
+ * `name`'s port. NATS nodes take the next ports (4222, 4223, 4224; 8222, 8223, …; 6222, …); the
+ * extra instances of a service ten apart (worker 8002, 8012, 8022), so that they never meet the
+ * services' own ports.
+ */
+export function instancePort(name: PortName, index: number): number {
+  const step = name.startsWith('nats') ? 1 : 10;
+  return ports[name] + step * index;
+}
 
 /** `collectorOtlpGrpc` → `COLLECTOR_OTLP_GRPC_PORT`: the variable name the configs use. */
 export function portVariable(name: PortName): string {

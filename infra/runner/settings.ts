@@ -9,6 +9,9 @@ import { repoRoot } from './paths.ts';
 import { LOOPBACK, ports } from './ports.ts';
 
 export const jaegerStorages = ['memory', 'badger'] as const;
+
+/** Sizes of the NATS cluster: odd, so that a majority survives the loss of a node. */
+export const natsClusterSizes = ['1', '3', '5'] as const;
 export type JaegerStorage = (typeof jaegerStorages)[number];
 
 export interface StackSettings {
@@ -26,6 +29,15 @@ export interface StackSettings {
    * Jaeger keeps every error and slow trace and a share of the rest.
    */
   collectorTailSampling: boolean;
+  /**
+   * NATS_CLUSTER: NATS nodes. 1 is one server; 3 or 5 are a JetStream cluster on loopback whose
+   * streams and buckets each node keeps (NATS_STREAM_REPLICAS for the services).
+   */
+  natsCluster: number;
+  /** WORKER_INSTANCES: worker processes sharing the work queue's durable consumer. */
+  workerInstances: number;
+  /** TRIGGER_DISPATCHER_INSTANCES: dispatcher processes sharing the signal stream's consumer. */
+  triggerDispatcherInstances: number;
   /** COLLECTOR_MEMORY_LIMIT_MIB: the memory_limiter's hard limit; the spike limit is a quarter. */
   collectorMemoryLimitMib: number;
   /** LOADGEN_RATE: scenarios per second that the load generator starts. */
@@ -56,6 +68,17 @@ function positiveInteger(variable: string, value: string): number {
   const parsed = Number(value);
   if (Number.isInteger(parsed) && parsed > 0) return parsed;
   throw new StackError(`${variable}=${JSON.stringify(value)} is not valid; expected a positive integer`);
+}
+
+/** Each instance is a Node process of about 60 MB with its own port (ports.ts, ten apart). */
+export const maxInstances = 4;
+
+function instances(variable: string, value: string): number {
+  const parsed = Number(value);
+  if (Number.isInteger(parsed) && parsed >= 1 && parsed <= maxInstances) return parsed;
+  throw new StackError(
+    `${variable}=${JSON.stringify(value)} is not valid; expected an integer from 1 to ${maxInstances}`,
+  );
 }
 
 function positiveNumber(variable: string, value: string): number {
@@ -91,6 +114,12 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): StackSetting
     collectorMemoryLimitMib: positiveInteger(
       'COLLECTOR_MEMORY_LIMIT_MIB',
       env.COLLECTOR_MEMORY_LIMIT_MIB ?? '512',
+    ),
+    natsCluster: Number(oneOf('NATS_CLUSTER', env.NATS_CLUSTER ?? '1', natsClusterSizes)),
+    workerInstances: instances('WORKER_INSTANCES', env.WORKER_INSTANCES ?? '1'),
+    triggerDispatcherInstances: instances(
+      'TRIGGER_DISPATCHER_INSTANCES',
+      env.TRIGGER_DISPATCHER_INSTANCES ?? '1',
     ),
     loadgenRate: positiveNumber('LOADGEN_RATE', env.LOADGEN_RATE ?? '5'),
     runbookBaseUrl: absoluteUrl(

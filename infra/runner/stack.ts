@@ -17,12 +17,12 @@ import { tail } from './exec.ts';
 import { ensureInstalled } from './install.ts';
 import { log, StackError } from './log.ts';
 import { stateDir, statePaths } from './paths.ts';
-import { ports } from './ports.ts';
 import { isPortFree, ProcessTable } from './processes.ts';
-import { readSettings, type StackSettings } from './settings.ts';
+import { maxInstances, natsClusterSizes, readSettings, type StackSettings } from './settings.ts';
 
 export interface ComponentStatus {
-  name: ComponentName;
+  name: string;
+  group: ComponentName;
   title: string;
   pid: number | undefined;
   healthy: boolean;
@@ -31,7 +31,7 @@ export interface ComponentStatus {
 }
 
 const processTable = () => new ProcessTable(statePaths.pids());
-const logFile = (name: ComponentName) => join(statePaths.logs(), `${name}.log`);
+const logFile = (name: string) => join(statePaths.logs(), `${name}.log`);
 
 async function isHealthy(url: string): Promise<boolean> {
   try {
@@ -72,11 +72,10 @@ async function startComponent(
     log.info(`${component.title}: already running`);
     return;
   }
-  for (const portName of component.ports) {
-    const port = ports[portName];
+  for (const port of component.listens) {
     if (!(await isPortFree(port))) {
       throw new StackError(
-        `${component.title}: port ${port} (${portName}) on 127.0.0.1 is already in use by another process.\n` +
+        `${component.title}: port ${port} on 127.0.0.1 is already in use by another process.\n` +
           `  See which with: ss -ltnp 'sport = :${port}'\n` +
           '  Stop it (if it is a stack from another checkout, run `npm run stack -- stop` there) and start again.',
       );
@@ -101,27 +100,19 @@ async function startComponent(
  */
 export async function startStack(
   settings: StackSettings = readSettings(),
-  only?: readonly ComponentName[],
+  only?: readonly string[],
 ): Promise<ComponentStatus[]> {
   const binaries = await ensureInstalled();
   const environment = stackEnvironment(settings);
   await mkdir(statePaths.logs(), { recursive: true });
-  const components = new Map(defineComponents(settings).map((c) => [c.name, c]));
+  const components = defineComponents(settings);
   const table = processTable();
   log.step(`Starting the stack (state in ${stateDir()})`);
   for (const wave of waves) {
     const results = await Promise.allSettled(
-      wave
-        .filter((name) => only?.includes(name) ?? true)
-        .map((name) => {
-          const component = components.get(name) as Component;
-          return startComponent(
-            component,
-            table,
-            () => component.prepare(binaries, environment),
-            environment,
-          );
-        }),
+      selected(components, wave, only).map((component) => {
+        return startComponent(component, table, () => component.prepare(binaries, environment), environment);
+      }),
     );
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure) throw failure.reason;
@@ -135,30 +126,52 @@ export async function startStack(
  */
 export async function stopStack(
   settings: StackSettings = readSettings(),
-  only?: readonly ComponentName[],
+  only?: readonly string[],
 ): Promise<void> {
   const table = processTable();
-  const components = new Map(defineComponents(settings).map((c) => [c.name, c]));
+  // Every instance a setting may have started, not only the ones the settings ask for now: a
+  // stack started with WORKER_INSTANCES=2 stops whole under the defaults.
+  const named = new Map(defineComponents(settings).map((component) => [component.name, component]));
+  const components = defineComponents({
+    ...settings,
+    natsCluster: maxOf(natsClusterSizes),
+    workerInstances: maxInstances,
+    triggerDispatcherInstances: maxInstances,
+  }).map((component) => named.get(component.name) ?? component);
   for (const wave of [...waves].reverse()) {
     await Promise.all(
-      wave
-        .filter((name) => only?.includes(name) ?? true)
-        .map(async (name) => {
-          const outcome = await table.stop(name);
-          const component = components.get(name);
-          const title = component?.title ?? name;
-          if (outcome === 'not running') return;
-          if (outcome === 'killed') log.warn(`${title} did not stop in time and was killed`);
-          // The kernel may release a listening socket a moment after the process is gone; a
-          // start right after stop must find the ports free.
-          const deadline = Date.now() + 5_000;
-          for (const portName of component?.ports ?? []) {
-            while (!(await isPortFree(ports[portName])) && Date.now() < deadline) await sleep(50);
-          }
-          if (outcome === 'stopped') log.done(`${title} stopped`);
-        }),
+      selected(components, wave, only).map(async (component) => {
+        const outcome = await table.stop(component.name);
+        if (outcome === 'not running') return;
+        if (outcome === 'killed') log.warn(`${component.title} did not stop in time and was killed`);
+        // The kernel may release a listening socket a moment after the process is gone; a
+        // start right after stop must find the ports free.
+        const deadline = Date.now() + 5_000;
+        for (const port of component.listens) {
+          while (!(await isPortFree(port)) && Date.now() < deadline) await sleep(50);
+        }
+        if (outcome === 'stopped') log.done(`${component.title} stopped`);
+      }),
     );
   }
+}
+
+const maxOf = (sizes: readonly string[]) => Math.max(...sizes.map(Number));
+
+/**
+ * The components of one start wave, all of them or those `only` names: by group (`worker`: every
+ * worker instance) or by process (`worker-2`).
+ */
+function selected(
+  components: readonly Component[],
+  wave: readonly ComponentName[],
+  only: readonly string[] | undefined,
+): Component[] {
+  return components.filter(
+    (component) =>
+      wave.includes(component.group) &&
+      (only === undefined || only.includes(component.group) || only.includes(component.name)),
+  );
 }
 
 export async function stackStatus(settings: StackSettings = readSettings()): Promise<ComponentStatus[]> {
@@ -168,6 +181,7 @@ export async function stackStatus(settings: StackSettings = readSettings()): Pro
       const pid = await table.running(component.name);
       return {
         name: component.name,
+        group: component.group,
         title: component.title,
         pid,
         healthy: pid !== undefined && (await isHealthy(component.healthUrl)),

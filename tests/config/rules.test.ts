@@ -11,7 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { headingAnchor } from '../../apps/notifier/src/runbooks.ts';
-import { defineComponents, infrastructure } from '../../infra/runner/components.ts';
+import { defineComponents, infrastructure, stackEnvironment } from '../../infra/runner/components.ts';
 import { run } from '../../infra/runner/exec.ts';
 import { ensureInstalled } from '../../infra/runner/install.ts';
 import { repoRoot } from '../../infra/runner/paths.ts';
@@ -56,6 +56,20 @@ const watchdog = 'Watchdog';
 /** Rule files whose every alert is computed from what the services push through the collector. */
 const pushedDataFiles = ['flow.yml', 'services.yml', 'slo.yml', 'trading.yml'];
 
+/** Rule files on what Prometheus scrapes from the NATS exporter itself, not through the collector. */
+const scrapedDataFiles = ['nats.yml'];
+
+/**
+ * The values the rules are rendered with for their unit tests. Instances as infra/prometheus/tests
+ * expect them (services.yml): two workers and three dispatchers, different numbers so that a
+ * placeholder in the wrong job's record shows.
+ */
+const testValues = {
+  RUNBOOK_BASE_URL: 'https://runbooks.example/runbooks.md',
+  WORKER_INSTANCES: '2',
+  TRIGGER_DISPATCHER_INSTANCES: '3',
+};
+
 let ruleFiles: string[];
 let testFiles: string[];
 let alerts: (Rule & { alert: string; file: string })[];
@@ -84,10 +98,23 @@ describe('prometheus rule unit tests', () => {
     // Rendered as the runner renders the rules, side by side as in the repository so that the
     // tests' `../rules/` paths hold, with a base URL for the runbook links.
     const out = await mkdtemp(join(tmpdir(), 'rules-test-'));
-    const values = { RUNBOOK_BASE_URL: 'https://runbooks.example/runbooks.md' };
-    await renderDirectory(rulesDir, values, join(out, 'rules'));
-    const rendered = await renderDirectory(testsDir, values, join(out, 'tests'));
+    await renderDirectory(rulesDir, testValues, join(out, 'rules'));
+    const rendered = await renderDirectory(testsDir, testValues, join(out, 'tests'));
     await run('promtool test rules', promtool, ['test', 'rules', ...rendered]);
+  });
+
+  it('promtool check rules accepts the rules as the runner renders them, by default and scaled out', async () => {
+    // The placeholders in expressions (the expected instances) make the files PromQL only once
+    // rendered; every name they use must be one the runner provides.
+    const { promtool } = await ensureInstalled();
+    const out = await mkdtemp(join(tmpdir(), 'rules-check-'));
+    for (const [name, env] of Object.entries({
+      default: {},
+      scaled: { NATS_CLUSTER: '3', WORKER_INSTANCES: '2', TRIGGER_DISPATCHER_INSTANCES: '2' },
+    })) {
+      const rendered = await renderDirectory(rulesDir, stackEnvironment(readSettings(env)), join(out, name));
+      await run(`promtool check rules (${name})`, promtool, ['check', 'rules', ...rendered]);
+    }
   });
 
   it('every rule file is under test', () => {
@@ -128,6 +155,15 @@ describe('alert conventions', () => {
       assert.equal(rule.labels?.via, 'collector', `${rule.alert} (${rule.file}): label via`);
   });
 
+  it("no alert on the NATS exporter's data claims the collector, so that it stays live while the collector is down", () => {
+    const scraped = alerts.filter((alert) => scrapedDataFiles.includes(alert.file));
+    assert.ok(scraped.length > 0, `alerts in ${scrapedDataFiles.join(', ')}`);
+    for (const rule of scraped) {
+      assert.equal(rule.labels?.via, undefined, `${rule.alert} (${rule.file}): label via`);
+      assert.match(rule.expr, /job="nats"/, `${rule.alert} (${rule.file}): reads job="nats"`);
+    }
+  });
+
   it('no alert compares a counter with its past value unguarded, which a telemetry gap makes fire', () => {
     // `x unless x offset 5m` sees a series that comes back after a gap as new, with its lifetime
     // total; the guard that the service reported then (process_uptime_seconds offset) stops that.
@@ -141,10 +177,27 @@ describe('alert conventions', () => {
       .map((rule) => rule.labels?.job)
       .sort();
     const running = defineComponents(readSettings({}))
-      .filter((component) => !infrastructure.includes(component.name) && component.name !== 'loadgen')
+      .filter((component) => !infrastructure.includes(component.group) && component.name !== 'loadgen')
       .map((component) => component.name)
       .sort();
     assert.deepEqual(expected, running);
+  });
+
+  it('ServiceInstanceDown expects an instance count for each of those services, the scaled ones from the runner', () => {
+    const inventory = records
+      .filter((rule) => rule.record === 'platform:service_expected:info')
+      .map((rule) => rule.labels?.job)
+      .sort();
+    const counts = records.filter((rule) => rule.record === 'platform:service_instances_expected');
+    assert.deepEqual(counts.map((rule) => rule.labels?.job).sort(), inventory);
+    const scaled: Record<string, string> = {
+      worker: 'vector(${WORKER_INSTANCES})',
+      'trigger-dispatcher': 'vector(${TRIGGER_DISPATCHER_INSTANCES})',
+    };
+    for (const rule of counts) {
+      const job = rule.labels?.job ?? '';
+      assert.equal(rule.expr.trim(), scaled[job] ?? 'vector(1)', `instances of ${job}`);
+    }
   });
 
   it('every alert has a summary and a description that shows its values', () => {

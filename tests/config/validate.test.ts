@@ -3,16 +3,21 @@
  * each collector profile, `jaeger validate`, `promtool`, `amtool` and `nats-server -t`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { collectorConfigFiles, stackEnvironment } from '../../infra/runner/components.ts';
+import { collectorConfigFiles, defineComponents, stackEnvironment } from '../../infra/runner/components.ts';
 import { run } from '../../infra/runner/exec.ts';
 import { type Binaries, ensureInstalled } from '../../infra/runner/install.ts';
 import { repoRoot, statePaths } from '../../infra/runner/paths.ts';
-import { renderFile } from '../../infra/runner/render.ts';
-import { collectorProfiles, jaegerStorages, readSettings } from '../../infra/runner/settings.ts';
+import { renderDirectory, renderFile } from '../../infra/runner/render.ts';
+import {
+  collectorProfiles,
+  jaegerStorages,
+  natsClusterSizes,
+  readSettings,
+} from '../../infra/runner/settings.ts';
 
 /**
  * What each vendor profile needs from the environment, with placeholder values: enough for
@@ -83,11 +88,14 @@ describe('prometheus, alertmanager and nats configs', () => {
     ]);
   });
 
-  it('promtool check rules accepts every rule file', async () => {
-    const dir = join(repoRoot, 'infra/prometheus/rules');
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.yml')).map((f) => join(dir, f));
-    assert.ok(files.length > 0, `rule files in ${dir}`);
-    await run('promtool check rules', binaries.promtool, ['check', 'rules', ...files]);
+  it('promtool check rules accepts every rule file, rendered', async () => {
+    const rendered = await renderDirectory(
+      join(repoRoot, 'infra/prometheus/rules'),
+      env as Record<string, string>,
+      join(statePaths.config(), 'rules'),
+    );
+    assert.ok(rendered.length > 0, 'rule files in infra/prometheus/rules');
+    await run('promtool check rules', binaries.promtool, ['check', 'rules', ...rendered]);
   });
 
   it('amtool check-config accepts the rendered Alertmanager config', async () => {
@@ -97,7 +105,19 @@ describe('prometheus, alertmanager and nats configs', () => {
     ]);
   });
 
-  it('nats-server -t accepts the rendered NATS config', async () => {
-    await run('nats-server -t', binaries.natsServer, ['-t', '-c', await render('infra/nats/nats.conf')]);
-  });
+  // Each node's config as the runner renders it: the single node's, and a cluster node's.
+  for (const natsCluster of natsClusterSizes.slice(0, 2)) {
+    it(`nats-server -t accepts every node's config with NATS_CLUSTER=${natsCluster}`, async () => {
+      const settings = readSettings({ NATS_CLUSTER: natsCluster });
+      const nodes = defineComponents(settings).filter((component) => component.group === 'nats');
+      assert.equal(nodes.length, Number(natsCluster));
+      for (const node of nodes) {
+        const { args } = await node.prepare(binaries, { ...env, ...stackEnvironment(settings) } as Record<
+          string,
+          string
+        >);
+        await run(`nats-server -t (${node.name})`, binaries.natsServer, ['-t', ...args]);
+      }
+    });
+  }
 });

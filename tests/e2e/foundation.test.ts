@@ -69,7 +69,7 @@ describe('foundation: the real stack end to end', { timeout: 20 * 60_000 }, () =
     await useTemporaryStackState();
     const statuses = await startStack(undefined, infrastructure);
     assert.deepEqual(
-      statuses.filter((s) => infrastructure.includes(s.name) && !s.healthy).map((s) => s.name),
+      statuses.filter((s) => infrastructure.includes(s.group) && !s.healthy).map((s) => s.name),
       [],
       'every component is healthy after start',
     );
@@ -147,7 +147,7 @@ describe('foundation: the real stack end to end', { timeout: 20 * 60_000 }, () =
     const seconds = (performance.now() - startedAt) / 1000;
     // Reported, not asserted: start-up speed is measured by bench/, not by a timed test.
     process.stdout.write(`# second start healthy after ${seconds.toFixed(1)} s\n`);
-    assert.ok((await stackStatus()).filter((s) => infrastructure.includes(s.name)).every((s) => s.healthy));
+    assert.ok((await stackStatus()).filter((s) => infrastructure.includes(s.group)).every((s) => s.healthy));
 
     const result = await eventually('the probe counter after the restart', async () => {
       const samples = await query(`last_over_time(e2e_probe_requests_total{job="${service}"}[1h])`);

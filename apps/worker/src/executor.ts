@@ -60,6 +60,9 @@ export function latestPrices(market: PriceHistory, symbols: readonly TradingSymb
   return prices;
 }
 
+/** Compare-and-sets lost in a row before a request is left for a later delivery. */
+const claimAttempts = 5;
+
 export class Executor {
   readonly #deps: ExecutorDeps;
   /** The steps of an execution: spans only, the execution's metrics are recorded by #finish. */
@@ -74,58 +77,67 @@ export class Executor {
    * Claims the execution by moving it from queued to running with a compare-and-set. A
    * request seen again after it finished is a duplicate and does nothing; one found running on
    * a redelivery was interrupted mid-way (its worker died) and is failed rather than re-run, so
-   * no order is ever placed twice.
+   * no order is ever placed twice. A compare-and-set that loses is read again and decided on
+   * what it finds, never dropped unseen: the first scale-out run, reading followers' copies,
+   * lost 38 of 876 claims that way and left those executions queued for ever.
    */
   async #claim(request: ExecutionRequest, delivery: number): Promise<Execution | undefined> {
     const { queue, telemetry } = this.#deps;
-    const stored = await queue.executions.get(request.executionId);
-    const now = new Date().toISOString();
-    if (!stored) {
-      telemetry.logger.warn('execution record missing; running from the request', {
-        executionId: request.executionId,
-      });
-      const execution: Execution = {
-        id: request.executionId,
-        pipelineId: request.pipelineId,
-        triggerMode: request.triggerMode,
-        status: 'running',
-        requestedAt: request.requestedAt,
-        startedAt: now,
-        fills: [],
-        reasons: [],
-        ...(request.signal ? { signalId: request.signal.id } : {}),
-      };
+    for (let attempt = 1; attempt <= claimAttempts; attempt += 1) {
+      const stored = await queue.executions.get(request.executionId);
+      const now = new Date().toISOString();
+      let claimed: Execution;
+      let write: () => Promise<number>;
+      if (!stored) {
+        telemetry.logger.warn('execution record missing; running from the request', {
+          executionId: request.executionId,
+        });
+        claimed = {
+          id: request.executionId,
+          pipelineId: request.pipelineId,
+          triggerMode: request.triggerMode,
+          status: 'running',
+          requestedAt: request.requestedAt,
+          startedAt: now,
+          fills: [],
+          reasons: [],
+          ...(request.signal ? { signalId: request.signal.id } : {}),
+        };
+        write = () => queue.executions.create(request.executionId, claimed);
+      } else {
+        // After a lost compare-and-set, `running` is the winner's claim, not an interrupted run.
+        if (stored.value.status === 'running' && delivery > 1 && attempt === 1) {
+          await this.#finish(
+            { ...stored.value, status: 'failed', reasons: ['interrupted: the worker stopped mid-run'] },
+            request,
+            performance.now(),
+          );
+          return undefined;
+        }
+        if (stored.value.status !== 'queued') {
+          telemetry.logger.info('duplicate execution request ignored', {
+            executionId: request.executionId,
+            status: stored.value.status,
+          });
+          return undefined;
+        }
+        claimed = { ...stored.value, status: 'running', startedAt: now };
+        const { revision } = stored;
+        write = () => queue.executions.update(request.executionId, claimed, revision);
+      }
       try {
-        await queue.executions.create(execution.id, execution);
-        return execution;
+        await write();
+        return claimed;
       } catch (error) {
-        if (isRevisionConflict(error)) return undefined;
-        throw error;
+        if (!isRevisionConflict(error)) throw error;
+        telemetry.logger.info('execution claim lost a compare-and-set; reading it again', {
+          executionId: request.executionId,
+          attempt,
+        });
       }
     }
-    if (stored.value.status === 'running' && delivery > 1) {
-      await this.#finish(
-        { ...stored.value, status: 'failed', reasons: ['interrupted: the worker stopped mid-run'] },
-        request,
-        performance.now(),
-      );
-      return undefined;
-    }
-    if (stored.value.status !== 'queued') {
-      telemetry.logger.info('duplicate execution request ignored', {
-        executionId: request.executionId,
-        status: stored.value.status,
-      });
-      return undefined;
-    }
-    const running: Execution = { ...stored.value, status: 'running', startedAt: now };
-    try {
-      await queue.executions.update(running.id, running, stored.revision);
-      return running;
-    } catch (error) {
-      if (isRevisionConflict(error)) return undefined;
-      throw error;
-    }
+    // Thrown, the request is not acknowledged and comes back later.
+    throw new Error(`execution ${request.executionId}: ${claimAttempts} claims lost in a row`);
   }
 
   async run(request: ExecutionRequest, delivery: number): Promise<void> {

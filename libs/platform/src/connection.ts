@@ -10,13 +10,13 @@ import type { PlatformTelemetry } from './telemetry.ts';
 const connectionTroubles = ['disconnect', 'error', 'staleConnection'] as const;
 
 export async function connectNats(
-  url: string,
+  servers: readonly string[],
   name: string,
   telemetry: Pick<PlatformTelemetry, 'logger' | 'metrics'>,
 ): Promise<NatsConnection> {
   const { logger, metrics } = telemetry;
   const nc = await connect({
-    servers: url,
+    servers: [...servers],
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

@@ -24,9 +24,9 @@ export interface ExecutionQueue {
 }
 
 export async function openExecutionQueue(context: ServiceContext): Promise<ExecutionQueue> {
-  const { nc, js, messaging, telemetry } = context;
-  const executions = await openStore(nc, 'executions', ExecutionSchema, telemetry);
-  const locks = await openStore(nc, 'runningPipelines', RunningLock, telemetry);
+  const { js, messaging, telemetry } = context;
+  const executions = await openStore(context, 'executions', ExecutionSchema);
+  const locks = await openStore(context, 'runningPipelines', RunningLock);
 
   return {
     executions,
@@ -39,7 +39,7 @@ export async function openExecutionQueue(context: ServiceContext): Promise<Execu
         if (isRevisionConflict(error)) return { outcome: 'running' };
         throw error;
       }
-      const execution: Execution = {
+      const fresh: Execution = {
         id: trigger.executionId,
         pipelineId: pipeline.id,
         triggerMode: trigger.mode,
@@ -49,13 +49,28 @@ export async function openExecutionQueue(context: ServiceContext): Promise<Execu
         reasons: [],
         ...(trigger.signal ? { signalId: trigger.signal.id } : {}),
       };
+      let execution = fresh;
       try {
-        await executions.create(execution.id, execution);
+        try {
+          await executions.create(fresh.id, fresh);
+        } catch (error) {
+          if (!isRevisionConflict(error)) throw error;
+          // A retry of a request whose publish failed (a NATS node lost mid-way): the record is
+          // there, still queued, and the request is published again; the message id makes a
+          // publish that did reach the stream the first time a no-op. Anything further along is
+          // a duplicate.
+          const stored = await executions.get(fresh.id);
+          if (stored?.value.status !== 'queued') {
+            await locks.delete(pipeline.id).catch(() => undefined);
+            return { outcome: 'duplicate' };
+          }
+          execution = stored.value;
+        }
         const request: ExecutionRequest = {
           executionId: execution.id,
           pipelineId: pipeline.id,
           triggerMode: trigger.mode,
-          requestedAt: now,
+          requestedAt: execution.requestedAt,
           ...(trigger.signal ? { signal: trigger.signal } : {}),
         };
         await messaging.jetstreamPublish(js, subjects.executionRequests, JSON.stringify(request), {
@@ -63,7 +78,6 @@ export async function openExecutionQueue(context: ServiceContext): Promise<Execu
         });
       } catch (error) {
         await locks.delete(pipeline.id).catch(() => undefined);
-        if (isRevisionConflict(error)) return { outcome: 'duplicate' };
         throw error;
       }
       telemetry.metrics.pipelinesEnqueued.add(1, { trigger_mode: trigger.mode });

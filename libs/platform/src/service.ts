@@ -14,7 +14,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import { connectNats } from './connection.ts';
-import { failureKind } from './errors.ts';
+import { failureKind, retryWhileUnanswered } from './errors.ts';
 import { FaultInjector } from './faults.ts';
 import { ApiError, answerMethods, errorBody, jsonBodies } from './http.ts';
 import { ServiceConfigError, SettingsReader } from './settings.ts';
@@ -30,6 +30,8 @@ export interface ServiceContext {
   readonly messaging: NatsInstrumentation;
   /** Aborted when the service begins to stop: loops and watchers end on it. */
   readonly stopping: AbortSignal;
+  /** Nodes that keep each stream and bucket this service creates (NATS_STREAM_REPLICAS). */
+  readonly replicas: number;
   /** Whether the NATS connection is up right now (false while reconnecting). */
   natsConnected(): boolean;
 }
@@ -119,7 +121,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const settings = new SettingsReader(env);
   const port = settings.number('PORT', options.defaultPort, { min: 1, max: 65535, integer: true });
   const host = settings.string('HOST', '127.0.0.1');
-  const natsUrl = settings.string('NATS_URL', 'nats://127.0.0.1:4222');
+  // Every node of a cluster, comma-separated: the client starts from any that answers and
+  // learns the rest from the cluster itself.
+  const natsServers = settings
+    .string('NATS_URL', 'nats://127.0.0.1:4222')
+    .split(',')
+    .map((server) => server.trim())
+    .filter(Boolean);
+  // At most 5: JetStream's own limit on a stream's replicas.
+  const replicas = settings.number('NATS_STREAM_REPLICAS', 1, { min: 1, max: 5, integer: true });
   const faults =
     settings.oneOf('FAULT_INJECTION', ['disabled', 'enabled'], 'disabled') === 'enabled'
       ? new FaultInjector()
@@ -165,7 +175,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   logger.info('listening', { url: `http://${host}:${port}` });
 
-  const nc = await connectNats(natsUrl, options.name, telemetry);
+  const nc = await connectNats(natsServers, options.name, telemetry);
   natsConnected = true;
   void (async () => {
     for await (const status of nc.status()) {
@@ -173,8 +183,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       if (status.type === 'reconnect') natsConnected = true;
     }
   })();
-  const jsm = await startupStep('reaching JetStream', () => jetstreamManager(nc));
-  await startupStep('declaring the streams and consumers', () => declareStreams(jsm));
+  const jsm = await startupStep('reaching JetStream', () =>
+    retryWhileUnanswered('reaching JetStream', () => jetstreamManager(nc), logger),
+  );
+  await startupStep('declaring the streams and consumers', () =>
+    retryWhileUnanswered('declaring the streams and consumers', () => declareStreams(jsm, replicas), logger),
+  );
   const context: ServiceContext = {
     name: options.name,
     telemetry,
@@ -183,6 +197,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     jsm,
     messaging: new NatsInstrumentation(telemetry, { subjectTemplates, connection: nc }),
     stopping: stopController.signal,
+    replicas,
     natsConnected: () => natsConnected && !nc.isClosed(),
   };
   const parts = await startupStep('setting up', () => options.setup(context, settings));

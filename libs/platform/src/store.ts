@@ -8,10 +8,12 @@ import { type KV, type KvEntry, type KvWatchEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type ExpectedAnswer, Operation } from '@tradeobs/telemetry';
 import type { z } from 'zod';
+import { retryWhileUnanswered } from './errors.ts';
 import type { PlatformTelemetry } from './telemetry.ts';
 import { buckets } from './topology.ts';
 
 type KvTelemetry = Pick<PlatformTelemetry, 'tracer' | 'metrics'>;
+type StoreTelemetry = Pick<PlatformTelemetry, 'tracer' | 'metrics' | 'logger'>;
 
 export interface Versioned<T> {
   value: T;
@@ -191,14 +193,35 @@ export class Store<S extends z.ZodType> {
 export type WatchEvent<T> =
   { key: string; value: T | undefined; current: boolean } | { key?: undefined; current: true };
 
+/** What opening a bucket needs: the connection, the telemetry, and how many nodes keep it. */
+export interface StoreContext {
+  readonly nc: NatsConnection;
+  readonly telemetry: StoreTelemetry;
+  /** Replicas of a bucket created here (NATS_STREAM_REPLICAS); an existing one keeps its own. */
+  readonly replicas: number;
+}
+
 /** Opens (creating it when missing) one of the platform's buckets as a typed store. */
 export async function openStore<S extends z.ZodType>(
-  nc: NatsConnection,
+  context: StoreContext,
   bucket: keyof typeof buckets,
   schema: S,
-  telemetry: KvTelemetry,
 ): Promise<Store<S>> {
   const { name, options } = buckets[bucket];
-  const kv = await new Kvm(nc).create(name, options);
-  return new Store(kv, name, schema, telemetry);
+  const kvm = new Kvm(context.nc);
+  const kv = await retryWhileUnanswered(
+    `opening bucket ${name}`,
+    () =>
+      kvm.create(name, {
+        ...options,
+        replicas: context.replicas,
+        // A direct get is answered by whichever replica hears it first, and a follower may not
+        // have applied the latest write: on a three-node cluster the worker read executions
+        // still missing or a revision behind, and lost its compare-and-set on them. Replicated,
+        // every read goes to the stream's leader, which orders it after the writes it acknowledged.
+        allow_direct: context.replicas === 1,
+      }),
+    context.telemetry.logger,
+  );
+  return new Store(kv, name, schema, context.telemetry);
 }

@@ -11,8 +11,7 @@ export type PortfolioStore = Store<typeof Portfolio>;
 export const portfolioKey = 'main';
 
 export const openPipelines = (context: ServiceContext): Promise<PipelineStore> =>
-  openStore(context.nc, 'pipelines', Pipeline, context.telemetry);
-export const openBots = (context: ServiceContext): Promise<BotStore> =>
-  openStore(context.nc, 'bots', Bot, context.telemetry);
+  openStore(context, 'pipelines', Pipeline);
+export const openBots = (context: ServiceContext): Promise<BotStore> => openStore(context, 'bots', Bot);
 export const openPortfolio = (context: ServiceContext): Promise<PortfolioStore> =>
-  openStore(context.nc, 'portfolio', Portfolio, context.telemetry);
+  openStore(context, 'portfolio', Portfolio);

@@ -29,6 +29,7 @@ export async function testContext(natsUrl: string, name = 'test'): Promise<TestC
     jsm,
     messaging: new NatsInstrumentation(telemetry.telemetry, { subjectTemplates, connection: nc }),
     stopping: stop.signal,
+    replicas: 1,
     natsConnected: () => !nc.isClosed(),
   };
   return {

@@ -6,6 +6,8 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   type StreamConfig,
@@ -105,19 +107,34 @@ export const buckets = {
   runningPipelines: { name: 'running-pipelines', options: { history: 1, ttl: 5 * 60 * 1000 } },
 } as const satisfies Record<string, { name: string; options: Partial<KvOptions> }>;
 
-/** Creates the streams and consumers, or leaves them as they are when they exist. */
-export async function declareStreams(jsm: JetStreamManager): Promise<void> {
+/**
+ * Only "not found" means "create it": a timeout or a cluster without a leader yet must fail the
+ * start-up step (which names it), not try to create what may well exist.
+ */
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+/**
+ * Creates the streams and consumers, or leaves them as they are when they exist. `replicas` is
+ * how many nodes of a JetStream cluster keep each stream (NATS_STREAM_REPLICAS, which the stack
+ * runner sets from NATS_CLUSTER): 1 on a single server, 3 on a three-node cluster, so that
+ * losing one node loses nothing. Consumers inherit their stream's replicas.
+ */
+export async function declareStreams(jsm: JetStreamManager, replicas = 1): Promise<void> {
   for (const stream of Object.values(streams)) {
     try {
       await jsm.streams.info(stream.name);
-    } catch {
-      await jsm.streams.add({ ...stream, subjects: [...stream.subjects] });
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+      await jsm.streams.add({ ...stream, subjects: [...stream.subjects], num_replicas: replicas });
     }
   }
   for (const consumer of Object.values(consumers)) {
     try {
       await jsm.consumers.info(consumer.stream, consumer.config.durable_name);
-    } catch {
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
       await jsm.consumers.add(consumer.stream, consumer.config);
     }
   }

@@ -316,7 +316,9 @@ export function initTelemetry<C extends Catalog = NoCatalog>(options: TelemetryO
       ...config.resourceAttributes,
       'service.name': config.serviceName,
       'service.version': config.serviceVersion,
-      'service.instance.id': randomUUID(),
+      // One that OTEL_RESOURCE_ATTRIBUTES names wins (the specification: the user's resource
+      // attributes are kept); otherwise a random one per process, as the conventions recommend.
+      'service.instance.id': config.resourceAttributes['service.instance.id'] ?? randomUUID(),
       'process.pid': process.pid,
       'process.runtime.name': 'nodejs',
       'process.runtime.version': process.versions.node,

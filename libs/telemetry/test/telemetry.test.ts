@@ -41,6 +41,23 @@ function headersInjected(env: Record<string, string>): Record<string, string> {
   return carrier;
 }
 
+describe('the resource', () => {
+  it('has a random service.instance.id per process unless OTEL_RESOURCE_ATTRIBUTES names one', () => {
+    const instanceOf = (env: Record<string, string>) => {
+      const span = testTelemetry(env).telemetry.tracer.startSpan('x') as unknown as {
+        resource: { attributes: Record<string, unknown> };
+        end(): void;
+      };
+      span.end();
+      return span.resource.attributes['service.instance.id'];
+    };
+    const first = instanceOf({});
+    assert.match(String(first), /^[0-9a-f-]{36}$/);
+    assert.notEqual(instanceOf({}), first);
+    assert.equal(instanceOf({ OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=worker-2' }), 'worker-2');
+  });
+});
+
 describe('initTelemetry and the environment', () => {
   it('propagates with the OTEL_PROPAGATORS it names: W3C by default, B3 single and multi, none', () => {
     assert.deepEqual(Object.keys(headersInjected({})), ['traceparent']);

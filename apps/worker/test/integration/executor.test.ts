@@ -1,11 +1,13 @@
 /**
  * The worker's exactly-once rule against a real NATS server: the same execution request
  * delivered twice places its orders once, and a request found mid-run on redelivery (its worker
- * died) is failed rather than run again.
+ * died) is failed rather than run again, and a claim that loses its compare-and-set on a stale
+ * read is decided on a fresh one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  type ExecutionQueue,
   type ExecutionRequest,
   mirror,
   openBots,
@@ -24,6 +26,7 @@ import { Executor } from '../../src/executor.ts';
 
 let harness: TestContext;
 let executor: Executor;
+let executorOn: (view: ExecutionQueue) => Executor;
 let queue: Awaited<ReturnType<typeof openExecutionQueue>>;
 
 const market: PriceHistory = {
@@ -57,17 +60,19 @@ before(async () => {
   await pipelines.put(pipeline.id, pipeline);
   const botMirror = mirror(bots, context.telemetry.logger, context.stopping);
   await botMirror.loaded;
-  executor = new Executor({
-    telemetry: context.telemetry,
-    queue,
-    pipelines,
-    portfolio,
-    bots,
-    botMirror,
-    market,
-    venue: { rejectionRate: 0, maxSlippageBps: 1_000 },
-    durationByPipeline: false,
-  });
+  executorOn = (view) =>
+    new Executor({
+      telemetry: context.telemetry,
+      queue: view,
+      pipelines,
+      portfolio,
+      bots,
+      botMirror,
+      market,
+      venue: { rejectionRate: 0, maxSlippageBps: 1_000 },
+      durationByPipeline: false,
+    });
+  executor = executorOn(queue);
 });
 
 after(async () => {
@@ -123,6 +128,31 @@ describe('worker executes each request once', () => {
     const after = await queue.executions.get('interrupted');
     assert.equal(after?.value.status, 'failed');
     assert.match(after?.value.reasons.join(' ') ?? '', /interrupted/);
+    assert.equal(await queue.locks.get(pipeline.id), undefined);
+  });
+  it('a claim that loses its compare-and-set on a stale read reads again and runs the execution once', async () => {
+    await queue.enqueue(pipeline, { mode: 'manual', executionId: 'stale-read' });
+    const stale = await queue.executions.get('stale-read');
+    assert.ok(stale);
+    // The record moves on (still queued) after the worker's read: what a follower replica that
+    // had not applied the latest write answered on a three-node cluster.
+    await queue.executions.put('stale-read', stale.value);
+    let staleReads = 1;
+    const executions = new Proxy(queue.executions, {
+      get(target, property) {
+        if (property === 'get' && staleReads-- > 0) return () => Promise.resolve(stale);
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await executorOn({ ...queue, executions }).run(
+      { executionId: 'stale-read', pipelineId: pipeline.id, triggerMode: 'manual', requestedAt: now },
+      1,
+    );
+    const after = await queue.executions.get('stale-read');
+    assert.equal(staleReads, -1, 'the stale read was used, then a fresh one');
+    assert.equal(after?.value.status, 'succeeded');
+    assert.equal(after?.value.fills.length, 1);
     assert.equal(await queue.locks.get(pipeline.id), undefined);
   });
 });

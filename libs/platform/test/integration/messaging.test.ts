@@ -41,7 +41,7 @@ const Counter = z.object({ id: z.string(), count: z.number() });
 
 describe('key-value store', () => {
   it('refuses a create over an existing key and an update from a stale revision', async () => {
-    const store = await openStore(harness.context.nc, 'bots', Counter, harness.telemetry);
+    const store = await openStore(harness.context, 'bots', Counter);
     const first = await store.create('c1', { id: 'c1', count: 0 });
     await assert.rejects(store.create('c1', { id: 'c1', count: 9 }), isRevisionConflict);
     await store.update('c1', { id: 'c1', count: 1 }, first);
@@ -54,7 +54,7 @@ describe('key-value store', () => {
   });
 
   it('modify() loses no update when writers race', async () => {
-    const store = await openStore(harness.context.nc, 'bots', Counter, harness.telemetry);
+    const store = await openStore(harness.context, 'bots', Counter);
     const increment = () => store.modify('race', (c) => ({ id: 'race', count: (c?.count ?? 0) + 1 }), 100);
     await Promise.all(Array.from({ length: 30 }, increment));
     assert.equal((await store.get('race'))?.value.count, 30);
