@@ -9,26 +9,12 @@
  * signals per second, a steady rate for p50/p95 from generation to the execution's end.
  */
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import { readSettings, type StackSettings } from '../../infra/runner/settings.ts';
 import { stopStack } from '../../infra/runner/stack.ts';
 import { median, replaceSection, rotation } from '../report.ts';
-import { measure, type Result } from '../signal-pipeline/measure.ts';
+import { measure, type Result, roundsAndLoadFromArgs } from '../signal-pipeline/measure.ts';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '2' },
-    burst: { type: 'string', default: '3000' },
-    'paced-rate': { type: 'string', default: '10' },
-    'paced-seconds': { type: 'string', default: '30' },
-  },
-});
-const rounds = Number(values.rounds);
-const load = {
-  burst: Number(values.burst),
-  pacedRate: Number(values['paced-rate']),
-  pacedSeconds: Number(values['paced-seconds']),
-};
+const { rounds, load } = roundsAndLoadFromArgs();
 
 interface Topology {
   name: string;

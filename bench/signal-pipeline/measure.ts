@@ -30,6 +30,7 @@ import { NatsInstrumentation } from '@tradeobs/telemetry/nats';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { infrastructure, natsNodes } from '../../infra/runner/components.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
@@ -45,6 +46,26 @@ export interface Load {
   burst: number;
   pacedRate: number;
   pacedSeconds: number;
+}
+
+/** The rounds and the load from the command line: [--rounds 2] [--burst 3000] [--paced-rate 10] [--paced-seconds 30]. */
+export function roundsAndLoadFromArgs(): { rounds: number; load: Load } {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '2' },
+      burst: { type: 'string', default: '3000' },
+      'paced-rate': { type: 'string', default: '10' },
+      'paced-seconds': { type: 'string', default: '30' },
+    },
+  });
+  return {
+    rounds: Number(values.rounds),
+    load: {
+      burst: Number(values.burst),
+      pacedRate: Number(values['paced-rate']),
+      pacedSeconds: Number(values['paced-seconds']),
+    },
+  };
 }
 
 export interface Variant {

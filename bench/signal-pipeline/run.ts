@@ -12,24 +12,13 @@
  *   minus signal generation.
  */
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import { readSettings } from '../../infra/runner/settings.ts';
 import { stopStack } from '../../infra/runner/stack.ts';
 import { median, replaceSection, rotation } from '../report.ts';
-import { measure, type Result } from './measure.ts';
+import { measure, type Result, roundsAndLoadFromArgs } from './measure.ts';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '2' },
-    burst: { type: 'string', default: '3000' },
-    'paced-rate': { type: 'string', default: '10' },
-    'paced-seconds': { type: 'string', default: '30' },
-  },
-});
-const rounds = Number(values.rounds);
-const burst = Number(values.burst);
-const pacedRate = Number(values['paced-rate']);
-const pacedSeconds = Number(values['paced-seconds']);
+const { rounds, load } = roundsAndLoadFromArgs();
+const { burst, pacedRate, pacedSeconds } = load;
 type Mode = 'tracing on' | 'tracing 10%' | 'tracing off';
 const modes: readonly Mode[] = ['tracing on', 'tracing 10%', 'tracing off'];
 /** Each mode's environment, for the services and for this script's own telemetry alike. */
@@ -39,7 +28,6 @@ const modeEnv: Record<Mode, Record<string, string>> = {
   'tracing 10%': { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
   'tracing off': { OTEL_TRACES_EXPORTER: 'none' },
 };
-const load = { burst, pacedRate, pacedSeconds };
 await stopStack();
 const results = new Map<Mode, Result[]>(modes.map((mode) => [mode, []]));
 for (let round = 0; round < rounds; round += 1) {

@@ -37,7 +37,7 @@ import { fetchTrace } from '../../infra/runner/trace.ts';
 import { initTelemetry, type Telemetry } from '../../libs/telemetry/src/telemetry.ts';
 import { eventually } from '../support/poll.ts';
 import { query, scrapedValue } from '../support/prometheus.ts';
-import { useTemporaryStackState } from '../support/stack.ts';
+import { QUICK_EXPORT, QUICK_SIGNALS, useTemporaryStackState } from '../support/stack.ts';
 
 const services = ['api', 'worker', 'signal-generator', 'trigger-dispatcher'] as const;
 const api = `http://${LOOPBACK}:${ports.api}`;
@@ -124,12 +124,7 @@ async function logRecordsStored(service: string, expected: number): Promise<numb
 describe('faults on the real stack', { timeout: 15 * 60_000 }, () => {
   before(async () => {
     await useTemporaryStackState();
-    Object.assign(process.env, {
-      OTEL_METRIC_EXPORT_INTERVAL: '2000',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
-      TICK_INTERVAL_MS: '250',
-      SIGNAL_COOLDOWN_MS: '1000',
-    });
+    Object.assign(process.env, QUICK_EXPORT, QUICK_SIGNALS);
     await startStack(undefined, [...infrastructure, ...services]);
   });
 

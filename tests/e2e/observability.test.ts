@@ -24,7 +24,7 @@ import { startStack, stopStack } from '../../infra/runner/stack.ts';
 import { eventually } from '../support/poll.ts';
 import { query } from '../support/prometheus.ts';
 import { metricNames, withVariables } from '../support/promql.ts';
-import { useTemporaryStackState } from '../support/stack.ts';
+import { QUICK_EXPORT, useTemporaryStackState } from '../support/stack.ts';
 
 /**
  * Series the collector creates only once a failure happens (it has no zero for them): the
@@ -180,8 +180,7 @@ describe('dashboards and alerts on live data', { timeout: 25 * 60_000 }, () => {
     Object.assign(process.env, {
       TICK_INTERVAL_MS: '250',
       SIGNAL_COOLDOWN_MS: '2000',
-      OTEL_METRIC_EXPORT_INTERVAL: '2000',
-      OTEL_BSP_SCHEDULE_DELAY: '200',
+      ...QUICK_EXPORT,
       LOADGEN_RATE: '10',
       FAULT_INJECTION: 'enabled',
       // Two Watchdog notifications missed (Alertmanager re-sends it every 30 s or so), so that

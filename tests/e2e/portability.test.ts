@@ -33,7 +33,7 @@ import {
   stopProcesses,
   type TestProcess,
 } from '../support/processes.ts';
-import { useTemporaryStackState } from '../support/stack.ts';
+import { QUICK_EXPORT, useTemporaryStackState } from '../support/stack.ts';
 import { gatewaysOf } from '../support/traces.ts';
 
 const services = ['api', 'worker', 'signal-generator', 'trigger-dispatcher'] as const;
@@ -119,7 +119,7 @@ async function freshApiMetrics(since: number): Promise<void> {
 describe('portability on real processes', { timeout: 10 * 60_000 }, () => {
   before(async () => {
     await useTemporaryStackState();
-    Object.assign(process.env, { OTEL_METRIC_EXPORT_INTERVAL: '2000', OTEL_BSP_SCHEDULE_DELAY: '200' });
+    Object.assign(process.env, QUICK_EXPORT);
     await startStack(undefined, [...infrastructure, ...services]);
     workDir = await mkdtemp(join(tmpdir(), 'portability-'));
     sink = await makeGatewayCredentials(workDir);

@@ -23,7 +23,7 @@ import { readSettings, type StackSettings } from '../../infra/runner/settings.ts
 import { logFile, stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
 import { eventually } from '../support/poll.ts';
 import { query } from '../support/prometheus.ts';
-import { useTemporaryStackState } from '../support/stack.ts';
+import { QUICK_EXPORT, QUICK_SIGNALS, useTemporaryStackState } from '../support/stack.ts';
 
 const settings: StackSettings = {
   ...readSettings(),
@@ -246,12 +246,7 @@ describe(
 
     before(async () => {
       await useTemporaryStackState();
-      Object.assign(process.env, {
-        OTEL_METRIC_EXPORT_INTERVAL: '2000',
-        OTEL_BSP_SCHEDULE_DELAY: '200',
-        TICK_INTERVAL_MS: '250',
-        SIGNAL_COOLDOWN_MS: '1000',
-      });
+      Object.assign(process.env, QUICK_EXPORT, QUICK_SIGNALS);
       await startStack(settings, [...infrastructure, ...services]);
       const statuses = await stackStatus(settings);
       assert.deepEqual(

@@ -34,3 +34,12 @@ export async function busyPorts(): Promise<number[]> {
   const free = await Promise.all(all.map((port) => isPortFree(port)));
   return all.filter((_, i) => !free[i]);
 }
+
+/**
+ * Metrics every 2 s and span batches every 200 ms instead of the SDK's 60 s and 5 s, so that
+ * an end-to-end test sees in Prometheus and Jaeger what it just did within seconds.
+ */
+export const QUICK_EXPORT = { OTEL_METRIC_EXPORT_INTERVAL: '2000', OTEL_BSP_SCHEDULE_DELAY: '200' } as const;
+
+/** Market ticks every 250 ms and a 1 s cooldown per pipeline: a signal every second or so. */
+export const QUICK_SIGNALS = { TICK_INTERVAL_MS: '250', SIGNAL_COOLDOWN_MS: '1000' } as const;

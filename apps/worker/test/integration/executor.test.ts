@@ -2,7 +2,8 @@
  * The worker's exactly-once rule against a real NATS server: the same execution request
  * delivered twice places its orders once, and a request found mid-run on redelivery (its worker
  * died) is failed rather than run again, and a claim that loses its compare-and-set on a stale
- * read is decided on a fresh one.
+ * read is decided on a fresh one, and a delivery that failed after writing the final record is
+ * finished (lock, count, log) by the next one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -154,5 +155,33 @@ describe('worker executes each request once', () => {
     assert.equal(after?.value.status, 'succeeded');
     assert.equal(after?.value.fills.length, 1);
     assert.equal(await queue.locks.get(pipeline.id), undefined);
+  });
+
+  it('a delivery that fails after writing the final record is finished by the redelivery: lock released, counted once', async () => {
+    await queue.enqueue(pipeline, { mode: 'manual', executionId: 'half-finished' });
+    const counted = await executionsCounted('succeeded');
+    // The lock read after the final record times out, as it did while a cluster node was down.
+    const locks = new Proxy(queue.locks, {
+      get(target, property) {
+        if (property === 'get') return () => Promise.reject(new Error('timeout'));
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const request: ExecutionRequest = {
+      executionId: 'half-finished',
+      pipelineId: pipeline.id,
+      triggerMode: 'manual',
+      requestedAt: now,
+    };
+    await assert.rejects(executorOn({ ...queue, locks }).run(request, 1), /timeout/);
+    assert.equal((await queue.executions.get('half-finished'))?.value.status, 'succeeded');
+    assert.ok(await queue.locks.get(pipeline.id), 'the lock is still held');
+    await executor.run(request, 2);
+    assert.equal(await queue.locks.get(pipeline.id), undefined, 'the pipeline is free again');
+    assert.equal((await queue.executions.get('half-finished'))?.value.fills.length, 1, 'traded once');
+    assert.equal(await executionsCounted('succeeded'), counted + 1);
+    await executor.run(request, 3);
+    assert.equal(await executionsCounted('succeeded'), counted + 1, 'a third delivery is a duplicate');
   });
 });
