@@ -21,7 +21,7 @@ import type { IDaemonSet, IStatefulSet } from 'kubernetes-models/apps/v1';
 import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import { collectorConfigFiles, defineComponents, jaegerConfigFile } from '../../infra/runner/components.ts';
-import { victoriaLogsVersion } from '../../infra/runner/install.ts';
+import { natsServerVersion, victoriaLogsVersion } from '../../infra/runner/install.ts';
 import { repoRoot } from '../../infra/runner/paths.ts';
 import { type PortName, LOOPBACK, portEnvironment, ports } from '../../infra/runner/ports.ts';
 import { renderTemplate } from '../../infra/runner/render.ts';
@@ -220,6 +220,13 @@ describe('docker compose (infra/compose)', () => {
         assert.equal(
           service.image,
           `victoriametrics/victoria-logs:${victoriaLogsVersion}`,
+          'the release the runner builds',
+        );
+      }
+      if (service.image.startsWith('nats:')) {
+        assert.equal(
+          service.image,
+          `nats:${natsServerVersion.slice(1)}-alpine`,
           'the release the runner builds',
         );
       }

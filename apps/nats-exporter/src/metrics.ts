@@ -1,6 +1,7 @@
 /**
- * NATS monitoring JSON (/varz, /healthz, /jsz of nats-server 2.9) to the Prometheus text exposition
- * format 0.0.4. Pure functions: the HTTP side is in server.ts.
+ * NATS monitoring JSON (/varz, /healthz, /jsz of nats-server 2.9 and newer) to the Prometheus text
+ * exposition format 0.0.4. Pure functions: the HTTP side is in server.ts. The unit tests render
+ * what 2.9.10 answered; tests/e2e/scale-out.test.ts reads what it makes of the stack's 2.10.27.
  *
  * Names, label names, label order and label value formats are those of the maintained
  * prometheus-nats-exporter (collector/collector.go, healthz.go, jsz.go), so a dashboard or alert
