@@ -9,6 +9,7 @@
  * signals per second, a steady rate for p50/p95 from generation to the execution's end.
  */
 import { cpus } from 'node:os';
+import { natsServerVersion } from '../../infra/runner/install.ts';
 import { readSettings, type StackSettings } from '../../infra/runner/settings.ts';
 import { stopStack } from '../../infra/runner/stack.ts';
 import { median, replaceSection, rotation } from '../report.ts';
@@ -77,6 +78,7 @@ replaceSection(
   '## Scale-out',
   `## Scale-out
 
+Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, nats-server ${natsServerVersion}.
 The signal pipeline (see Signal pipeline above for the method) on one NATS node and on a three-node JetStream cluster
 (\`NATS_CLUSTER=3\`: every stream and bucket with 3 replicas), with one instance of worker and trigger-dispatcher and
 with two of each (\`WORKER_INSTANCES=2\`, \`TRIGGER_DISPATCHER_INSTANCES=2\`, sharing their durable consumers), each on a
