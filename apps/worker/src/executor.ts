@@ -63,9 +63,15 @@ export function latestPrices(market: PriceHistory, symbols: readonly TradingSymb
 /** Compare-and-sets lost in a row before a request is left for a later delivery. */
 const claimAttempts = 5;
 
+/** An execution with the revision of its record, for the next compare-and-set. */
+interface Versioned {
+  execution: Execution;
+  revision: number;
+}
+
 export class Executor {
   readonly #deps: ExecutorDeps;
-  /** The steps of an execution: spans only, the execution's metrics are recorded by #finish. */
+  /** The steps of an execution: spans only, the execution's metrics are recorded by #complete. */
   readonly #steps: Operation;
 
   constructor(deps: ExecutorDeps) {
@@ -79,9 +85,10 @@ export class Executor {
    * a redelivery was interrupted mid-way (its worker died) and is failed rather than re-run, so
    * no order is ever placed twice. A compare-and-set that loses is read again and decided on
    * what it finds, never dropped unseen: the first scale-out run, reading followers' copies,
-   * lost 38 of 876 claims that way and left those executions queued for ever.
+   * lost 38 of 876 claims that way and left those executions queued for ever. Resolves with the
+   * claim's revision, from which the final record is written.
    */
-  async #claim(request: ExecutionRequest, delivery: number): Promise<Execution | undefined> {
+  async #claim(request: ExecutionRequest, delivery: number): Promise<Versioned | undefined> {
     const { queue, telemetry } = this.#deps;
     for (let attempt = 1; attempt <= claimAttempts; attempt += 1) {
       const stored = await queue.executions.get(request.executionId);
@@ -109,6 +116,7 @@ export class Executor {
         if (stored.value.status === 'running' && delivery > 1 && attempt === 1) {
           await this.#finish(
             { ...stored.value, status: 'failed', reasons: ['interrupted: the worker stopped mid-run'] },
+            stored.revision,
             request,
             performance.now(),
           );
@@ -137,8 +145,7 @@ export class Executor {
         write = () => queue.executions.update(request.executionId, claimed, revision);
       }
       try {
-        await write();
-        return claimed;
+        return { execution: claimed, revision: await write() };
       } catch (error) {
         if (!isRevisionConflict(error)) throw error;
         telemetry.logger.info('execution claim lost a compare-and-set; reading it again', {
@@ -153,8 +160,9 @@ export class Executor {
 
   async run(request: ExecutionRequest, delivery: number): Promise<void> {
     const startedAt = performance.now();
-    const execution = await this.#claim(request, delivery);
-    if (!execution) return;
+    const claim = await this.#claim(request, delivery);
+    if (!claim) return;
+    const { execution } = claim;
     let finished: Execution;
     try {
       finished = await this.#execute(execution, request);
@@ -170,13 +178,32 @@ export class Executor {
         reasons: [...execution.reasons, error instanceof Error ? error.message : String(error)],
       };
     }
-    await this.#finish(finished, request, startedAt);
+    await this.#finish(finished, claim.revision, request, startedAt);
   }
 
-  async #finish(execution: Execution, request: ExecutionRequest, startedAt: number): Promise<void> {
-    const { queue } = this.#deps;
+  /**
+   * Writes the final record by compare-and-set from the claim: if another delivery decided the
+   * execution meanwhile (this run took longer than the ack wait and was taken for interrupted),
+   * its verdict stands and this run neither overwrites nor counts it a second time.
+   */
+  async #finish(
+    execution: Execution,
+    revision: number,
+    request: ExecutionRequest,
+    startedAt: number,
+  ): Promise<void> {
+    const { queue, telemetry } = this.#deps;
     const done: Execution = { ...execution, finishedAt: new Date().toISOString() };
-    await queue.executions.put(done.id, done);
+    try {
+      await queue.executions.update(done.id, done, revision);
+    } catch (error) {
+      if (!isRevisionConflict(error)) throw error;
+      telemetry.logger.warn('execution decided by another delivery meanwhile; its record stands', {
+        executionId: done.id,
+        status: done.status,
+      });
+      return;
+    }
     await this.#complete(done, request, (performance.now() - startedAt) / 1000);
   }
 

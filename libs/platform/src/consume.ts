@@ -9,8 +9,15 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { Span } from '@opentelemetry/api';
 import { primeCounter } from '@tradeobs/telemetry/catalog';
 import type { z } from 'zod';
+import { failureKind } from './errors.ts';
 import type { ServiceContext } from './service.ts';
-import { maxDeliveries, subjects } from './topology.ts';
+import { ackWaitSeconds, maxDeliveries, subjects } from './topology.ts';
+
+/**
+ * A third of the ack wait: a handler slowed by a cluster's leader election (KV calls timing out
+ * after 5 s each) keeps its message, rather than another instance running it alongside.
+ */
+const workingIntervalMs = (ackWaitSeconds * 1000) / 3;
 
 export type Outcome = 'handled' | 'retry' | 'dead_lettered';
 
@@ -94,6 +101,18 @@ export async function handleMessage<S extends z.ZodType>(
           message.term();
           return 'dead_lettered';
         }
+        const stillWorking = setInterval(() => {
+          try {
+            message.working();
+          } catch (error) {
+            // Closed or draining: the message goes to an instance again after the ack wait.
+            if (failureKind(error) !== 'connection')
+              telemetry.logger.warn('could not extend the ack wait', {
+                subject: message.subject,
+                error: describe(error),
+              });
+          }
+        }, workingIntervalMs);
         try {
           await options.handle(parsed.data, message, span);
         } catch (error) {
@@ -107,6 +126,8 @@ export async function handleMessage<S extends z.ZodType>(
           );
           message.term();
           return 'dead_lettered';
+        } finally {
+          clearInterval(stillWorking);
         }
         message.ack();
         return 'handled';

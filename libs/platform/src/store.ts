@@ -8,7 +8,7 @@ import { type KV, type KvEntry, type KvWatchEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type ExpectedAnswer, Operation } from '@tradeobs/telemetry';
 import type { z } from 'zod';
-import { retryWhileUnanswered } from './errors.ts';
+import { retryWhileUnanswered } from './retry.ts';
 import type { PlatformTelemetry } from './telemetry.ts';
 import { buckets } from './topology.ts';
 

@@ -75,6 +75,13 @@ export const streams = {
 /** How many times a message is delivered before it goes to the dead-letter stream. */
 export const maxDeliveries = 5;
 
+/**
+ * How long a delivered message may go unacknowledged before JetStream hands it to another
+ * instance. A handler that takes longer says it is still working (consume.ts), so that only a
+ * lost instance's messages come back.
+ */
+export const ackWaitSeconds = 30;
+
 export const consumers = {
   dispatcher: {
     stream: streams.signals.name,
@@ -82,7 +89,7 @@ export const consumers = {
       durable_name: 'trigger-dispatcher',
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
-      ack_wait: seconds(30),
+      ack_wait: seconds(ackWaitSeconds),
       max_deliver: maxDeliveries,
     },
   },
@@ -91,7 +98,7 @@ export const consumers = {
     config: {
       durable_name: 'worker',
       ack_policy: AckPolicy.Explicit,
-      ack_wait: seconds(30),
+      ack_wait: seconds(ackWaitSeconds),
       max_deliver: maxDeliveries,
     },
   },

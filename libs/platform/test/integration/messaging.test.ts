@@ -81,13 +81,21 @@ describe('execution queue', () => {
     assert.equal(first.outcome, 'enqueued');
     assert.equal((await queue.enqueue(pipeline, { mode: 'manual', executionId: 'e-2' })).outcome, 'running');
     await queue.locks.delete(pipeline.id);
-    assert.equal(
-      (await queue.enqueue(pipeline, { mode: 'signal', executionId: 'e-1' })).outcome,
-      'duplicate',
-    );
+    // The same id while its record is still queued: a retry after a publish that failed, so
+    // published again, and the message id keeps the stream from holding it twice.
+    assert.equal((await queue.enqueue(pipeline, { mode: 'signal', executionId: 'e-1' })).outcome, 'enqueued');
     assert.equal(
       (await harness.context.jsm.streams.info(streams.executions.name)).state.messages,
       before + 1,
+    );
+    // Once a worker has claimed it, the same id is a duplicate.
+    await queue.locks.delete(pipeline.id);
+    const stored = await queue.executions.get('e-1');
+    assert.ok(stored);
+    await queue.executions.update('e-1', { ...stored.value, status: 'running' }, stored.revision);
+    assert.equal(
+      (await queue.enqueue(pipeline, { mode: 'signal', executionId: 'e-1' })).outcome,
+      'duplicate',
     );
     assert.equal(await queue.locks.get(pipeline.id), undefined, 'a duplicate leaves the pipeline free');
   });
