@@ -237,6 +237,27 @@ describe('alertmanager inhibition', () => {
     ]);
   });
 
+  it('the quorum lost pages once: the flow, the services, the replicas and the SLOs wait', async () => {
+    const consequences = [
+      { alertname: 'SignalFlowStalled', severity: 'critical', via: 'collector', job: 'trigger-dispatcher' },
+      { alertname: 'NatsConnectionErrors', severity: 'warning', via: 'collector', job: 'api' },
+      {
+        alertname: 'HighKvErrorRate',
+        severity: 'warning',
+        via: 'collector',
+        job: 'api',
+        bucket: 'executions',
+      },
+      { alertname: 'NatsStreamReplicaNotCurrent', severity: 'warning', job: 'nats', stream_name: 'SIGNALS' },
+      { alertname: 'ApiAvailabilityErrorBudgetBurn', severity: 'critical', via: 'collector', job: 'api' },
+    ];
+    await fire([quorumLost, ...consequences]);
+    await expectStates([
+      [quorumLost, 'active'],
+      ...consequences.map((labels): [Record<string, string>, 'suppressed'] => [labels, 'suppressed']),
+    ]);
+  });
+
   it("the collector down silences what travels through it, and none of the NATS exporter's alerts", async () => {
     await fire([collectorDown]);
     await expectStates([

@@ -21,6 +21,7 @@ import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { ProcessTable } from '../../infra/runner/processes.ts';
 import { readSettings, type StackSettings } from '../../infra/runner/settings.ts';
 import { logFile, stackStatus, startStack, stopStack } from '../../infra/runner/stack.ts';
+import { buckets as platformBuckets } from '@tradeobs/platform';
 import { eventually } from '../support/poll.ts';
 import { query } from '../support/prometheus.ts';
 import { QUICK_EXPORT, QUICK_SIGNALS, useTemporaryStackState } from '../support/stack.ts';
@@ -295,12 +296,14 @@ describe(
       );
     });
 
-    it('a node SIGKILLed for 30 s under load: requests recover within the reconnect, nothing is lost or done twice, the replicas agree, NatsNodeDown fires and resolves', async () => {
+    it('a node SIGKILLed for 30 s under load: requests recover within the reconnect, nothing is lost or done twice, the replicas agree, NatsNodeDown fires and resolves', async (t) => {
       const leaderName = (await fromLeaders('EXECUTIONS', 'worker')).stream.cluster?.leader;
       const node = natsNodes(settings).find((n) => n.serverName === leaderName);
       assert.ok(node, `the work queue's leader ${leaderName} is one of the nodes`);
       const instance = `${LOOPBACK}:${node.monitorPort}`;
       const load = driveLoad(manualPipelines);
+      // Stopped also when an assertion fails first, or the loop would keep the test running.
+      t.after(() => load.stop());
       await sleep(5_000);
       const killedAt = Date.now();
       await kill(node.name);
@@ -372,7 +375,7 @@ describe(
               : 'missing';
           };
           const differing = buckets.filter((bucket) => new Set(views.map((v) => data(v, bucket))).size !== 1);
-          if (buckets.length === 5 && differing.length === 0)
+          if (buckets.length === Object.keys(platformBuckets).length && differing.length === 0)
             return buckets.map((b) => `${b} ${views[0]?.get(b)?.state.last_seq}`);
           // Thrown: on a timeout the last one says which replicas differ and how.
           throw new Error(
@@ -452,10 +455,9 @@ describe(
           const by = (name: string) =>
             [...finished.values()].filter((workers) => workers.includes(name)).length;
           const perInstance = await query('sum by (instance) (pipeline_executions_total{job="worker"})');
-          const jobTotal = await total('sum(pipeline_executions_total{job="worker"})');
           const values = perInstance.map((s) => Number(s.value[1]));
           const survivor = by('worker');
-          if (values.includes(survivor)) return { values, jobTotal, survivor, killed: by('worker-2') };
+          if (values.includes(survivor)) return { values, survivor, killed: by('worker-2') };
           throw new Error(
             `the survivor logged ${survivor} executions finished; the counters say ${values.join(', ')}`,
           );
@@ -471,11 +473,9 @@ describe(
           `(${killedExported} exported before the kill); ServiceInstanceDown fired ${((fired - killedAt) / 1000).toFixed(0)} s after the kill\n`,
       );
       assert.deepEqual(executions.twice, [], 'no execution finished twice');
-      assert.equal(
-        counted.values.reduce((a, b) => a + b, 0),
-        counted.jobTotal,
-        'the instances add up to the job',
-      );
+      // Per instance: the survivor's counter is what it logged (checked above), the killed one's
+      // what it exported before the kill, never more than it did.
+      assert.equal(counted.values.length, 2, 'one series per worker instance');
       assert.ok(killedExported <= counted.killed, 'the killed worker never reported more than it did');
       assert.deepEqual(servicePaged, [], 'ServiceDown neither pending nor firing for the worker');
     });

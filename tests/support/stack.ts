@@ -36,8 +36,9 @@ export async function busyPorts(): Promise<number[]> {
 }
 
 /**
- * Metrics every 2 s and span batches every 200 ms instead of the SDK's 60 s and 5 s, so that
- * an end-to-end test sees in Prometheus and Jaeger what it just did within seconds.
+ * Metrics every 2 s and span batches every 200 ms instead of the stack's 10 s and 1 s
+ * (infra/runner/components.ts), so that an end-to-end test sees in Prometheus and Jaeger what it
+ * just did within seconds.
  */
 export const QUICK_EXPORT = { OTEL_METRIC_EXPORT_INTERVAL: '2000', OTEL_BSP_SCHEDULE_DELAY: '200' } as const;
 
