@@ -127,14 +127,30 @@ function signal(id: string, n: number): Signal {
   };
 }
 
+/**
+ * One measurement on a fresh stack in a state directory of its own, stopped afterwards, and the
+ * environment as it was, whether the measurement succeeds or not.
+ */
 export async function measure(variant: Variant, round: number, load: Load): Promise<Result> {
-  const { burst, pacedRate, pacedSeconds } = load;
   process.env.STACK_STATE_DIR = await mkdtemp(join(tmpdir(), 'bench-signals-'));
-  const previous = Object.fromEntries(Object.keys(variant.env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, variant.env);
   // The generator's own signals would mix with ours: it only supplies market data here.
-  process.env.SIGNAL_COOLDOWN_MS = '3600000';
-  await startStack(variant.settings, [...infrastructure, ...services]);
+  const env = { ...variant.env, SIGNAL_COOLDOWN_MS: '3600000' };
+  const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    await startStack(variant.settings, [...infrastructure, ...services]);
+    return await measureOnStack(variant, round, load);
+  } finally {
+    await stopStack(variant.settings);
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) Reflect.deleteProperty(process.env, key);
+      else process.env[key] = value;
+    }
+  }
+}
+
+async function measureOnStack(variant: Variant, round: number, load: Load): Promise<Result> {
+  const { burst, pacedRate, pacedSeconds } = load;
   const pipelines = await createPipelines();
 
   const telemetry = initTelemetry({ serviceName: 'bench-signal-source', serviceVersion: '0.0.0' });
@@ -218,25 +234,22 @@ export async function measure(variant: Variant, round: number, load: Load): Prom
   // Latency: a steady rate.
   await sleep(2_000);
   const paced: Signal[] = [];
+  const pacedPublishes: Promise<void>[] = [];
   const pacedStart = Date.now();
   for (let i = 0; i < pacedRate * pacedSeconds; i += 1) {
     const wait = pacedStart + (i * 1000) / pacedRate - Date.now();
     if (wait > 0) await sleep(wait);
     const s = signal(`p${round}-${variant.tag}-${i}`, i);
     paced.push(s);
-    void publish(s);
+    pacedPublishes.push(publish(s));
   }
+  await Promise.all(pacedPublishes);
   await sleep(3_000);
   while (!(await idle())) await sleep(100);
   const { latencies } = await outcomes(paced);
 
   await nc.drain();
   await telemetry.shutdown();
-  await stopStack(variant.settings);
-  for (const [key, value] of Object.entries(previous)) {
-    if (value === undefined) Reflect.deleteProperty(process.env, key);
-    else process.env[key] = value;
-  }
   return {
     signalsPerSecond,
     publishedPerSecond: burst / publishSeconds,
