@@ -9,6 +9,7 @@
  * signals per second, a steady rate for p50/p95 from generation to the execution's end.
  */
 import { cpus } from 'node:os';
+import { defineComponents } from '../../infra/runner/components.ts';
 import { natsServerVersion } from '../../infra/runner/install.ts';
 import { readSettings, type StackSettings } from '../../infra/runner/settings.ts';
 import { stopStack } from '../../infra/runner/stack.ts';
@@ -46,14 +47,17 @@ for (let round = 0; round < rounds; round += 1) {
   }
 }
 
-/** A process's CPU under its group's name: the instances of one service, the nodes of NATS. */
-const groupOf = (name: string) => name.replace(/-\d+$/, '');
+/** A process's CPU under its group's name (the runner's): the instances of one service, the nodes of NATS. */
+const groupOf = new Map(
+  topologies.flatMap((t) => defineComponents(settingsOf(t)).map((c): [string, string] => [c.name, c.group])),
+);
 const summary = (topology: Topology) => {
   const list = results.get(topology.name) ?? [];
   const cpuByGroup = (result: Result) => {
     const groups: Record<string, number> = {};
     for (const [name, cores] of Object.entries(result.burstCpu)) {
-      groups[groupOf(name)] = (groups[groupOf(name)] ?? 0) + cores;
+      const group = groupOf.get(name) ?? name;
+      groups[group] = (groups[group] ?? 0) + cores;
     }
     return groups;
   };

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { infrastructure, natsNodes } from '../../infra/runner/components.ts';
+import { defineComponents, infrastructure, natsNodes } from '../../infra/runner/components.ts';
 import { statePaths } from '../../infra/runner/paths.ts';
 import { LOOPBACK, ports } from '../../infra/runner/ports.ts';
 import { ProcessTable } from '../../infra/runner/processes.ts';
@@ -129,18 +129,21 @@ async function logEntries(name: string): Promise<LogEntry[]> {
     .map((line) => JSON.parse(line) as LogEntry);
 }
 
-const processNames = (group: string, count: number) =>
-  Array.from({ length: count }, (_, i) => (i === 0 ? group : `${group}-${i + 1}`));
+/** The runner's processes of one service or of NATS: `worker`, `worker-2`, … */
+const processNames = (group: string) =>
+  defineComponents(settings)
+    .filter((component) => component.group === group)
+    .map((component) => component.name);
 
 /** Executions requested (by the api and every dispatcher) and finished (by every worker), from the logs. */
 async function executionLedger(): Promise<{ requested: string[]; finished: Map<string, string[]> }> {
-  const requesters = ['api', ...processNames('trigger-dispatcher', settings.triggerDispatcherInstances)];
+  const requesters = ['api', ...processNames('trigger-dispatcher')];
   const requested = (await Promise.all(requesters.map(logEntries)))
     .flat()
     .filter((e) => e.msg === 'execution requested')
     .map((e) => e.executionId as string);
   const finished = new Map<string, string[]>();
-  for (const worker of processNames('worker', settings.workerInstances)) {
+  for (const worker of processNames('worker')) {
     for (const entry of await logEntries(worker)) {
       if (entry.msg !== 'execution finished') continue;
       const id = entry.executionId as string;

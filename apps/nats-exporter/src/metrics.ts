@@ -1,6 +1,6 @@
 /**
  * NATS monitoring JSON (/varz, /healthz, /jsz of nats-server 2.9 and newer) to the Prometheus text
- * exposition format 0.0.4. Pure functions: the HTTP side is in server.ts. The unit tests render
+ * exposition format 0.0.4 (exposition.ts). Pure functions: the HTTP side is in server.ts. The unit tests render
  * what 2.9.10 answered; tests/e2e/scale-out.test.ts reads what it makes of the stack's 2.10.27.
  *
  * Names, label names, label order and label value formats are those of the maintained
@@ -14,6 +14,7 @@
  * out_bytes, …, monotonic in the server) into gauges, since it sets the value it was given on
  * each scrape rather than counting anything itself. rate() still works on them.
  */
+import { Families, type Family, render } from './exposition.ts';
 
 /** The parts of /varz we read. Field names as the server writes them. */
 export interface Varz {
@@ -97,68 +98,6 @@ export interface Jsz {
   account_details?: { name?: string; id?: string; stream_detail?: StreamDetail[] }[];
 }
 
-export interface Sample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-export interface Family {
-  name: string;
-  help: string;
-  samples: Sample[];
-}
-
-/** Label values: backslash, double quote and line feed are escaped (exposition format 0.0.4). */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** HELP text: backslash and line feed are escaped; a double quote is not. */
-export function escapeHelp(help: string): string {
-  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-export function formatValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
-}
-
-/** The families in order, each with its HELP and TYPE once; families without samples are left out. */
-export function render(families: Family[]): string {
-  const lines: string[] = [];
-  for (const family of families) {
-    if (family.samples.length === 0) continue;
-    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} gauge`);
-    for (const { labels, value } of family.samples) {
-      const pairs = Object.entries(labels).map(([name, v]) => `${name}="${escapeLabelValue(v)}"`);
-      lines.push(`${family.name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${formatValue(value)}`);
-    }
-  }
-  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
-}
-
-/** Collects samples by metric name, keeping the order in which names are first declared. */
-class Families {
-  readonly #byName = new Map<string, Family>();
-
-  declare(name: string, help: string): void {
-    if (!this.#byName.has(name)) this.#byName.set(name, { name, help, samples: [] });
-  }
-
-  add(name: string, labels: Record<string, string>, value: number | boolean | undefined): void {
-    const family = this.#byName.get(name);
-    if (!family) throw new Error(`metric ${name} used before it was declared`);
-    if (value === undefined) return;
-    family.samples.push({ labels, value: typeof value === 'boolean' ? Number(value) : value });
-  }
-
-  list(): Family[] {
-    return [...this.#byName.values()];
-  }
-}
-
 /** The /varz numbers exported, each as `gnatsd_varz_<field>` (the maintained exporter's naming). */
 const VARZ_FIELDS = {
   connections: 'Client connections open now.',
@@ -179,11 +118,11 @@ const VARZ_FIELDS = {
  * alerts); server_name stays. This is what the maintained exporter puts in server_id when run
  * with -use_internal_server_name (by default it uses the monitoring URL).
  */
-export function serverIdOf(varz: Varz): string {
+function serverIdOf(varz: Varz): string {
   return varz.server_name ?? varz.server_id ?? '';
 }
 
-export function varzFamilies(varz: Varz): Family[] {
+function varzFamilies(varz: Varz): Family[] {
   const families = new Families();
   const labels = { server_id: serverIdOf(varz) };
   for (const [field, help] of Object.entries(VARZ_FIELDS)) {
@@ -201,7 +140,7 @@ export function varzFamilies(varz: Varz): Family[] {
  * once the server accepts connections and, with JetStream clustered, this node sees a meta leader,
  * is current with it and every stream and consumer replica it holds is current.
  */
-export function healthzFamilies(healthz: Healthz, serverId: string): Family[] {
+function healthzFamilies(healthz: Healthz, serverId: string): Family[] {
   const families = new Families();
   const ok = healthz.status === 'ok';
   families.declare('gnatsd_healthz_status', 'Health of the server: 0 healthy ("ok"), 1 anything else.');
@@ -254,7 +193,7 @@ const JSZ_HELP = {
  * /jsz of one node. `serverName` is varz server_name: /jsz names leaders by server name, and the
  * maintained exporter compares them with it for the is_*_leader labels.
  */
-export function jszFamilies(jsz: Jsz, serverName: string): Family[] {
+function jszFamilies(jsz: Jsz, serverName: string): Family[] {
   const families = new Families();
   for (const [name, help] of Object.entries(JSZ_HELP)) families.declare(name, help);
 

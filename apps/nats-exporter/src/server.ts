@@ -29,7 +29,7 @@ export interface Exporter {
 }
 
 /** The monitoring queries: what the maintained exporter asks for its -healthz and -jsz=all. */
-export const NODE_PATHS = {
+const NODE_PATHS = {
   varz: '/varz',
   // Plain /healthz (not ?js-enabled-only=true, which 2.9.10 also accepts): its answer is what the
   // maintained exporter's gnatsd_healthz_status means; js-enabled-only skips the meta, stream and
@@ -78,7 +78,7 @@ async function getJson(target: string, path: string, timeoutMs: number, anyStatu
 }
 
 /** The three endpoints of one node, in parallel; any failure means the node cannot be scraped. */
-export async function scrapeNode(target: string, timeoutMs: number): Promise<string> {
+async function scrapeNode(target: string, timeoutMs: number): Promise<string> {
   const [varz, healthz, jsz] = await Promise.all([
     getJson(target, NODE_PATHS.varz, timeoutMs),
     getJson(target, NODE_PATHS.healthz, timeoutMs, true),

@@ -15,17 +15,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import {
-  escapeHelp,
-  escapeLabelValue,
-  formatValue,
-  jszFamilies,
-  render,
-  renderNode,
-  type Healthz,
-  type Jsz,
-  type Varz,
-} from '../src/metrics.ts';
+import { render } from '../src/exposition.ts';
+import { renderNode, type Healthz, type Jsz, type Varz } from '../src/metrics.ts';
 
 function fixture(name: string): unknown {
   return JSON.parse(readFileSync(new URL(`fixtures/${name}.json`, import.meta.url), 'utf8'));
@@ -376,24 +367,23 @@ describe('renderNode without JetStream', () => {
 });
 
 describe('the text format', () => {
+  const one = (help: string, labels: Record<string, string>, value: number) =>
+    render([{ name: 'm', help, samples: [{ labels, value }] }]).split('\n');
+
   it('escapes backslash, double quote and line feed in label values', () => {
-    assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
-    assert.equal(escapeLabelValue('plain $G KV_x.y'), 'plain $G KV_x.y');
+    assert.equal(one('h', { l: 'a\\b"c\nd' }, 1)[2], 'm{l="a\\\\b\\"c\\nd"} 1');
+    assert.equal(one('h', { l: 'plain $G KV_x.y' }, 1)[2], 'm{l="plain $G KV_x.y"} 1');
   });
 
   it('escapes backslash and line feed, not quotes, in HELP', () => {
-    assert.equal(escapeHelp('a\\b "c"\nd'), 'a\\\\b "c"\\nd');
+    assert.equal(one('a\\b "c"\nd', {}, 1)[0], '# HELP m a\\\\b "c"\\nd');
   });
 
   it('writes special values as Prometheus reads them', () => {
-    assert.deepEqual([NaN, Infinity, -Infinity, 0, 1.5, 12845056].map(formatValue), [
-      'NaN',
-      '+Inf',
-      '-Inf',
-      '0',
-      '1.5',
-      '12845056',
-    ]);
+    assert.deepEqual(
+      [NaN, Infinity, -Infinity, 0, 1.5, 12845056].map((v) => one('h', {}, v)[2]),
+      ['m NaN', 'm +Inf', 'm -Inf', 'm 0', 'm 1.5', 'm 12845056'],
+    );
   });
 
   it('renders a family with escaped labels, and leaves out families without samples', () => {
@@ -433,7 +423,9 @@ describe('the text format', () => {
         },
       ],
     };
-    const lines = parse(render(jszFamilies(jsz, 'n1')));
+    const lines = parse(
+      renderNode({ varz: { server_id: 'ID', server_name: 'n1' }, healthz: { status: 'ok' }, jsz }),
+    );
     assert.equal(
       value(lines, 'jetstream_stream_total_messages', { account: 'acc"1', account_id: 'A\\B' }),
       '3',

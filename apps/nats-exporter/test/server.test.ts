@@ -12,7 +12,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { renderNode, type Healthz, type Jsz, type Varz } from '../src/metrics.ts';
-import { configFromEnv, NODE_PATHS, startExporter, type Exporter } from '../src/server.ts';
+import { configFromEnv, startExporter, type Exporter } from '../src/server.ts';
+
+/** What the exporter asks each node, as the maintained exporter asks it for -healthz and -jsz=all. */
+const NODE_PATHS = {
+  varz: '/varz',
+  healthz: '/healthz',
+  jsz: '/jsz?streams=true&consumers=true&config=true&raft=true',
+} as const;
 
 const fixtureText = (name: string) => readFileSync(new URL(`fixtures/${name}.json`, import.meta.url), 'utf8');
 
