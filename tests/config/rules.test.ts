@@ -160,7 +160,11 @@ describe('alert conventions', () => {
     assert.ok(scraped.length > 0, `alerts in ${scrapedDataFiles.join(', ')}`);
     for (const rule of scraped) {
       assert.equal(rule.labels?.via, undefined, `${rule.alert} (${rule.file}): label via`);
-      assert.match(rule.expr, /job="nats"/, `${rule.alert} (${rule.file}): reads job="nats"`);
+      assert.match(
+        rule.expr,
+        /job="nats(-exporter)?"/,
+        `${rule.alert} (${rule.file}): reads the exporter's jobs`,
+      );
     }
   });
 

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { render } from './exposition.ts';
 import { renderNode, type Healthz, type Jsz, type Varz } from './metrics.ts';
 
 export interface ExporterOptions {
@@ -107,13 +108,34 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Requir
     return;
   }
   if (url.pathname !== '/metrics') {
-    answer(res, 404, TEXT, `no ${url.pathname} here: GET /metrics?target=<host:port> or /health\n`);
+    answer(
+      res,
+      404,
+      TEXT,
+      `no ${url.pathname} here: GET /metrics?target=<host:port>, /metrics (the exporter's own) or /health\n`,
+    );
     return;
   }
   const target = url.searchParams.get('target');
-  if (target === null || !options.targets.includes(target)) {
-    const value = target === null ? 'missing' : `"${target}" is not allowed`;
-    answer(res, 400, TEXT, `query parameter target: ${value}; allowed: ${options.targets.join(', ')}\n`);
+  if (target === null) {
+    // The exporter itself, as the blackbox exporter answers /metrics without a probe: Prometheus
+    // scrapes it as job nats-exporter, so that the exporter down (every node's scrape failing
+    // at once) is told from every node down (infra/prometheus/rules/nats.yml).
+    const targets = {
+      name: 'nats_exporter_targets',
+      help: 'NATS monitoring endpoints this exporter may scrape (NATS_MONITOR_TARGETS).',
+      samples: [{ labels: {}, value: options.targets.length }],
+    };
+    answer(res, 200, EXPOSITION, render([targets]));
+    return;
+  }
+  if (!options.targets.includes(target)) {
+    answer(
+      res,
+      400,
+      TEXT,
+      `query parameter target: "${target}" is not allowed; allowed: ${options.targets.join(', ')}\n`,
+    );
     return;
   }
   try {

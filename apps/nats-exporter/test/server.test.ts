@@ -1,5 +1,6 @@
 /**
- * The exporter's HTTP behaviour, in-process on port 0: allowed targets only (400 otherwise), a
+ * The exporter's HTTP behaviour, in-process on port 0: its own metrics without a target, allowed
+ * targets only (400 otherwise), a
  * node that cannot be scraped is a 503 (so Prometheus records up=0), and a reachable node is its
  * metrics. A tiny node:http server serving the captured fixtures stands in for a NATS monitoring
  * endpoint; a port nothing listens on stands in for a node that is down. Also main.ts as a
@@ -145,14 +146,10 @@ describe('the exporter over HTTP', () => {
     assert.match(body, /^gnatsd_healthz_status_value\{server_id="nats-3",value="unavailable"\} 0$/m);
   });
 
-  it('target missing: 400 naming the parameter and the allowed values', async () => {
+  it("no target: the exporter's own metrics, for its own up series", async () => {
     const { status, body } = await get('/metrics');
-    assert.equal(status, 400);
-    assert.match(
-      body,
-      /^query parameter target: missing; allowed: 127\.0\.0\.1:\d+(, 127\.0\.0\.1:\d+){5}\n$/,
-    );
-    assert.ok(body.includes(targets.down ?? '?'));
+    assert.equal(status, 200);
+    assert.match(body, /^nats_exporter_targets 6$/m);
   });
 
   it('a target not in NATS_MONITOR_TARGETS: 400 naming it, and nothing fetched (no SSRF)', async () => {
