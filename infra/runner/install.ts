@@ -275,37 +275,25 @@ async function buildJaeger(goVersion: string): Promise<string> {
   return binary;
 }
 
-/** VictoriaLogs is a plain Go module (no replace directives), so `go install` builds it. */
-async function buildVictoriaLogs(goVersion: string): Promise<string> {
-  const root = join(cacheDir(), 'victoria-logs', shortHash(victoriaLogsVersion, goVersion));
-  const binary = join(root, 'victoria-logs');
+/**
+ * A plain Go module's command (no replace directives), built by `go install` once per version
+ * and Go release into the cache: VictoriaLogs, nats-server.
+ */
+async function buildGoCommand(
+  title: string,
+  binaryName: string,
+  packagePath: string,
+  version: string,
+  goVersion: string,
+  duration: string,
+): Promise<string> {
+  const root = join(cacheDir(), binaryName, shortHash(version, goVersion));
+  const binary = join(root, binaryName);
   if (await exists(binary)) return binary;
-  log.step(`Building VictoriaLogs ${victoriaLogsVersion} (first time only; about 5 minutes on 2 cores)`);
+  log.step(`Building ${title} ${version} (first time only; ${duration})`);
   await mkdir(root, { recursive: true });
-  await goInstall(
-    'compiling VictoriaLogs',
-    `${victoriaLogsPackage}@${victoriaLogsVersion}`,
-    binary,
-    join(root, 'build.log'),
-  );
-  log.done(`VictoriaLogs built: ${binary}`);
-  return binary;
-}
-
-/** nats-server, a plain Go module: `go install` builds it in about 20 s on 2 cores. */
-async function buildNatsServer(goVersion: string): Promise<string> {
-  const root = join(cacheDir(), 'nats-server', shortHash(natsServerVersion, goVersion));
-  const binary = join(root, 'nats-server');
-  if (await exists(binary)) return binary;
-  log.step(`Building nats-server ${natsServerVersion} (first time only; under a minute)`);
-  await mkdir(root, { recursive: true });
-  await goInstall(
-    'compiling nats-server',
-    `${natsServerPackage}@${natsServerVersion}`,
-    binary,
-    join(root, 'build.log'),
-  );
-  log.done(`nats-server built: ${binary}`);
+  await goInstall(`compiling ${title}`, `${packagePath}@${version}`, binary, join(root, 'build.log'));
+  log.done(`${title} built: ${binary}`);
   return binary;
 }
 
@@ -345,8 +333,22 @@ export async function ensureInstalled(): Promise<Binaries> {
   // Sequential on purpose: each build already uses every core.
   const otelcol = await buildCollector(version);
   const jaeger = await buildJaeger(version);
-  const victoriaLogs = await buildVictoriaLogs(version);
-  const natsServer = await buildNatsServer(version);
+  const victoriaLogs = await buildGoCommand(
+    'VictoriaLogs',
+    'victoria-logs',
+    victoriaLogsPackage,
+    victoriaLogsVersion,
+    version,
+    'about 5 minutes on 2 cores',
+  );
+  const natsServer = await buildGoCommand(
+    'nats-server',
+    'nats-server',
+    natsServerPackage,
+    natsServerVersion,
+    version,
+    'under a minute',
+  );
   const debian = Object.assign({}, ...debianPackages.map((p) => p.binaries)) as Record<DebianBinary, string>;
   return { ...debian, otelcol, jaeger, victoriaLogs, natsServer };
 }
